@@ -1,0 +1,10 @@
+//! berth-core: the records berth keeps (containers, images, volumes,
+//! networks, plugins), the event bus every subsystem publishes to, and the
+//! small pieces of state handling they share. No HTTP, netlink or runtime
+//! code lives here.
+
+pub mod atomic;
+pub mod events;
+pub mod filters;
+
+pub use filters::Filters;

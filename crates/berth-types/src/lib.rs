@@ -1,0 +1,9 @@
+//! Wire types shared by every berth crate: the Engine API's JSON shapes, the
+//! event record, and the closed set of error kinds. No I/O lives here.
+
+pub mod error;
+pub mod event;
+pub mod system;
+
+pub use error::{Error, ErrorKind, Result};
+pub use event::{Actor, Event, EventType};
