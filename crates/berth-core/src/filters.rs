@@ -47,7 +47,9 @@ impl Filters {
                 serde_json::Value::Array(a) => {
                     for item in a {
                         let s = item.as_str().ok_or_else(|| {
-                            Error::invalid(format!("invalid filter: values of '{key}' must be strings"))
+                            Error::invalid(format!(
+                                "invalid filter: values of '{key}' must be strings"
+                            ))
                         })?;
                         set.insert(s.to_string());
                     }
@@ -86,7 +88,10 @@ impl Filters {
     }
 
     pub fn insert(&mut self, key: &str, value: &str) {
-        self.map.entry(key.to_string()).or_default().insert(value.to_string());
+        self.map
+            .entry(key.to_string())
+            .or_default()
+            .insert(value.to_string());
     }
 
     /// True when `key` is absent, or when one of its values equals `value`.
@@ -136,7 +141,9 @@ impl Filters {
                 }
             };
             if out.is_some_and(|o| o != b) {
-                return Err(Error::invalid(format!("conflicting values for filter '{key}'")));
+                return Err(Error::invalid(format!(
+                    "conflicting values for filter '{key}'"
+                )));
             }
             out = Some(b);
         }

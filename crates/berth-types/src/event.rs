@@ -130,7 +130,13 @@ mod tests {
         let mut attrs = BTreeMap::new();
         attrs.insert("image".into(), "busybox".into());
         attrs.insert("name".into(), "c1".into());
-        let ev = Event::new(EventType::Container, "start", "abc", attrs, 1_700_000_000_123_456_789);
+        let ev = Event::new(
+            EventType::Container,
+            "start",
+            "abc",
+            attrs,
+            1_700_000_000_123_456_789,
+        );
         let v = serde_json::to_value(&ev).unwrap();
         assert_eq!(v["Type"], "container");
         assert_eq!(v["Action"], "start");
