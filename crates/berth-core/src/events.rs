@@ -38,3 +38,53 @@ impl EventSink for RecordingSink {
         ));
     }
 }
+
+// --- temporary minimal bus, replaced by the journaled bus ---
+use berth_types::Event;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy)]
+pub struct JournalLimits {
+    pub max_events: usize,
+    pub max_bytes: u64,
+}
+
+impl Default for JournalLimits {
+    fn default() -> Self {
+        JournalLimits {
+            max_events: 100_000,
+            max_bytes: 64 << 20,
+        }
+    }
+}
+
+pub struct EventBus {
+    tx: tokio::sync::broadcast::Sender<Event>,
+}
+
+impl EventBus {
+    pub fn open(_dir: &Path, _limits: JournalLimits) -> std::io::Result<Arc<EventBus>> {
+        Ok(Arc::new(EventBus {
+            tx: tokio::sync::broadcast::channel(1024).0,
+        }))
+    }
+    pub fn publish(
+        &self,
+        typ: EventType,
+        action: &str,
+        actor_id: &str,
+        attributes: BTreeMap<String, String>,
+    ) -> Event {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64;
+        let e = Event::new(typ, action, actor_id, attributes, now);
+        let _ = self.tx.send(e.clone());
+        e
+    }
+    pub fn listener_count(&self) -> usize {
+        self.tx.receiver_count()
+    }
+}
