@@ -1,0 +1,8 @@
+//! berth-testkit: start a real `berthd` on a temporary data root and socket,
+//! talk to it with the docker CLI or raw HTTP, and stop it.
+
+pub mod daemon;
+pub mod http;
+
+pub use daemon::TestDaemon;
+pub use http::{request, Response};
