@@ -6,8 +6,11 @@
 //! strips and checks the `/v1.NN` prefix and guarantees that every error
 //! leaves as `{"message": ...}`.
 
+pub mod containers;
 pub mod error;
+pub mod query;
 pub mod serve;
+pub mod streams;
 pub mod system;
 pub mod version;
 
