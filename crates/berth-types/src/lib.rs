@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod event;
+pub mod image;
 pub mod system;
 
 pub use error::{Error, ErrorKind, Result};
