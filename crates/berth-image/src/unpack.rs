@@ -68,6 +68,12 @@ fn safe_dir(root: &Path, comps: &[String], create: bool) -> Result<PathBuf> {
             Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
                 fs::create_dir(&p).ctx(|| format!("mkdir {}", p.display()))?;
             }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(ImageError::archive(format!(
+                    "{} is not in the layer",
+                    comps.join("/")
+                )))
+            }
             Err(e) => return Err(ImageError::io(format!("stat {}", p.display()), e)),
         }
     }
