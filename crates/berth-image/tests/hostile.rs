@@ -68,7 +68,10 @@ fn absolute_paths_stay_inside_the_layer() {
     assert!(!Path::new(&marker).exists(), "wrote to the host's {marker}");
     let m = s.prepare_rootfs("evil:1", "c").unwrap();
     let lower = m.options[0].trim_start_matches("lowerdir=").to_string();
-    assert_eq!(fs::read(Path::new(&lower).join(&marker[1..])).unwrap(), b"inside");
+    assert_eq!(
+        fs::read(Path::new(&lower).join(&marker[1..])).unwrap(),
+        b"inside"
+    );
     drop(d);
 }
 
@@ -165,7 +168,10 @@ fn huge_extension_headers_are_refused() {
     let s = ImageStore::open(d.path()).unwrap();
     let mut outer = h.as_bytes().to_vec();
     outer.extend(std::iter::repeat_n(b'a', 1 << 16));
-    assert!(load(&s, &outer).unwrap_err().to_string().contains("exceeds the limit"));
+    assert!(load(&s, &outer)
+        .unwrap_err()
+        .to_string()
+        .contains("exceeds the limit"));
     assert_empty_store(d.path());
 }
 
@@ -191,7 +197,8 @@ fn digest_mismatch_aborts_and_stores_nothing() {
         if p.ends_with(".json") && p != "manifest.json" {
             let mut h = tar::Header::new_gnu();
             h.set_size(config.len() as u64);
-            b.append_data(&mut h, format!("{id_hex}.json"), &config[..]).unwrap();
+            b.append_data(&mut h, format!("{id_hex}.json"), &config[..])
+                .unwrap();
             continue;
         }
         if p == "manifest.json" {
@@ -206,7 +213,10 @@ fn digest_mismatch_aborts_and_stores_nothing() {
     let d = tempfile::tempdir().unwrap();
     let s = ImageStore::open(d.path()).unwrap();
     let e = load(&s, &b.into_inner().unwrap()).unwrap_err();
-    assert!(matches!(e, berth_image::ImageError::DigestMismatch { .. }), "{e}");
+    assert!(
+        matches!(e, berth_image::ImageError::DigestMismatch { .. }),
+        "{e}"
+    );
     assert_empty_store(d.path());
 
     // An OCI blob whose content does not match its name.
@@ -217,7 +227,10 @@ fn digest_mismatch_aborts_and_stores_nothing() {
         .unwrap();
     archive[pos + 600] ^= 0xff; // inside the first layer's file data
     let e = load(&s, &archive).unwrap_err();
-    assert!(matches!(e, berth_image::ImageError::DigestMismatch { .. }), "{e}");
+    assert!(
+        matches!(e, berth_image::ImageError::DigestMismatch { .. }),
+        "{e}"
+    );
     assert_empty_store(d.path());
 }
 
@@ -227,7 +240,8 @@ fn outer_links_cannot_escape() {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(EntryType::Symlink);
     h.set_size(0);
-    b.append_link(&mut h, "x/layer.tar", "../../../etc/passwd").unwrap();
+    b.append_link(&mut h, "x/layer.tar", "../../../etc/passwd")
+        .unwrap();
     let d = tempfile::tempdir().unwrap();
     let s = ImageStore::open(d.path()).unwrap();
     let e = load(&s, &b.into_inner().unwrap()).unwrap_err();
