@@ -11,17 +11,17 @@
 //!   start, attach, resize, kill, wait, pause/resume.
 //! - [`logs`] writes and reads the json-file log format.
 
-
+pub mod client;
 pub mod logs;
 pub mod registry;
 pub mod seccomp;
-
+pub mod shim;
 pub mod spec;
-mod timefmt;
+pub mod timefmt;
 
-
+pub use client::{AttachStreams, ExitStatus, ShimClient};
 pub use registry::{RuntimeEntry, RuntimeRegistry};
-
+pub use shim::ShimConfig;
 
 use berth_types::{Error as ApiError, ErrorKind};
 

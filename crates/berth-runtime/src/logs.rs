@@ -280,6 +280,16 @@ pub fn log_files(path: &Path) -> Vec<PathBuf> {
 
 /// Reads every entry currently on disk that `opts` selects (tail applied).
 pub fn read_entries(path: &Path, opts: &LogOptions) -> io::Result<Vec<LogEntry>> {
+    read_entries_limited(path, opts, None)
+}
+
+/// Like [`read_entries`], reading the live file only up to `live_limit` bytes.
+pub fn read_entries_limited(
+    path: &Path,
+    opts: &LogOptions,
+    live_limit: Option<u64>,
+) -> io::Result<Vec<LogEntry>> {
+    use std::io::Read;
     let mut out = Vec::new();
     for f in log_files(path) {
         let file = match File::open(&f) {
@@ -287,7 +297,8 @@ pub fn read_entries(path: &Path, opts: &LogOptions) -> io::Result<Vec<LogEntry>>
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        for line in BufReader::new(file).split(b'\n') {
+        let limit = if f == path { live_limit.unwrap_or(u64::MAX) } else { u64::MAX };
+        for line in BufReader::new(file.take(limit)).split(b'\n') {
             if let Some(e) = parse_line(&line?) {
                 if opts.wants(&e) {
                     out.push(e);

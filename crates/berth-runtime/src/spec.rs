@@ -298,7 +298,7 @@ pub fn resolve_mounts(
     mut volume: impl FnMut(&str, &str) -> Result<PathBuf>,
 ) -> Result<Vec<ResolvedMount>> {
     let mut out: Vec<ResolvedMount> = Vec::new();
-    let mut push = |m: ResolvedMount, out: &mut Vec<ResolvedMount>| -> Result<()> {
+    let push = |m: ResolvedMount, out: &mut Vec<ResolvedMount>| -> Result<()> {
         if out.iter().any(|o| o.destination == m.destination) {
             return Err(RuntimeError::InvalidParameter(format!(
                 "Duplicate mount point: {}",
