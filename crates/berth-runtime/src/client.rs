@@ -70,7 +70,10 @@ impl ShimClient {
     pub async fn create(berthd_exe: &Path, cfg: ShimConfig) -> Result<ShimClient> {
         tokio::fs::create_dir_all(&cfg.state_dir)
             .await
-            .map_err(RuntimeError::io(format!("creating {}", cfg.state_dir.display())))?;
+            .map_err(RuntimeError::io(format!(
+                "creating {}",
+                cfg.state_dir.display()
+            )))?;
         let data = serde_json::to_vec_pretty(&cfg)?;
         berth_core::atomic::write_atomic(&cfg.state_dir.join(CONFIG_FILE), &data)
             .map_err(RuntimeError::io("writing shim config"))?;
@@ -82,7 +85,10 @@ impl ShimClient {
             .stderr(std::process::Stdio::piped())
             .output()
             .await
-            .map_err(RuntimeError::io(format!("starting shim {}", berthd_exe.display())));
+            .map_err(RuntimeError::io(format!(
+                "starting shim {}",
+                berthd_exe.display()
+            )));
         let result = match out {
             Err(e) => Err(e),
             Ok(out) => {
@@ -119,8 +125,10 @@ impl ShimClient {
     /// its state dir. Works whether the container still runs or has exited
     /// meanwhile (then [`ShimClient::status`] reports the exit record).
     pub async fn open(state_dir: &Path) -> Result<ShimClient> {
-        let cfg = ShimConfig::load(state_dir)
-            .map_err(RuntimeError::io(format!("no shim in {}", state_dir.display())))?;
+        let cfg = ShimConfig::load(state_dir).map_err(RuntimeError::io(format!(
+            "no shim in {}",
+            state_dir.display()
+        )))?;
         let mut c = ShimClient { cfg, init_pid: 0 };
         if let Ok(ShimStatus::Created(p) | ShimStatus::Running(p)) = c.status().await {
             c.init_pid = p;
@@ -196,7 +204,9 @@ impl ShimClient {
     /// The exit record, if the container has exited.
     pub fn exit_status(&self) -> Option<ExitStatus> {
         let data = std::fs::read(&self.cfg.exit_file).ok()?;
-        serde_json::from_slice::<ExitRecord>(&data).ok().map(Into::into)
+        serde_json::from_slice::<ExitRecord>(&data)
+            .ok()
+            .map(Into::into)
     }
 
     pub async fn status(&self) -> Result<ShimStatus> {
@@ -266,7 +276,10 @@ impl ShimClient {
         let mut ack = Vec::new();
         let mut byte = [0u8; 1];
         loop {
-            let n = s.read(&mut byte).await.map_err(RuntimeError::io("attach"))?;
+            let n = s
+                .read(&mut byte)
+                .await
+                .map_err(RuntimeError::io("attach"))?;
             if n == 0 {
                 return Err(shim_err("shim closed the attach connection"));
             }
@@ -309,12 +322,16 @@ impl ShimClient {
     /// Sends `signal` (a number) to the container's init through the runtime.
     pub async fn kill(&self, signal: i32) -> Result<()> {
         let sig = signal.to_string();
-        self.runtime(&["kill", &self.cfg.id, &sig]).await.map_err(|e| match e {
-            RuntimeError::RuntimeFailed(m) if m.contains("not running") || m.contains("does not exist") => {
-                RuntimeError::NotRunning(self.cfg.id.clone())
-            }
-            e => e,
-        })
+        self.runtime(&["kill", &self.cfg.id, &sig])
+            .await
+            .map_err(|e| match e {
+                RuntimeError::RuntimeFailed(m)
+                    if m.contains("not running") || m.contains("does not exist") =>
+                {
+                    RuntimeError::NotRunning(self.cfg.id.clone())
+                }
+                e => e,
+            })
     }
 
     pub async fn pause(&self) -> Result<()> {
@@ -446,7 +463,9 @@ impl ShimClient {
         *ino = md.ino();
         let mut any = false;
         for (p, from) in read_from {
-            let Ok(mut f) = tokio::fs::File::open(&p).await else { continue };
+            let Ok(mut f) = tokio::fs::File::open(&p).await else {
+                continue;
+            };
             f.seek(SeekFrom::Start(from)).await?;
             let mut data = Vec::new();
             f.read_to_end(&mut data).await?;
@@ -478,8 +497,12 @@ fn parse_status(a: &str) -> Result<ShimStatus> {
     let mut w = a.split_whitespace();
     let bad = || shim_err(format!("bad status answer {a:?}"));
     match w.next() {
-        Some("CREATED") => Ok(ShimStatus::Created(w.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?)),
-        Some("RUNNING") => Ok(ShimStatus::Running(w.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?)),
+        Some("CREATED") => Ok(ShimStatus::Created(
+            w.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?,
+        )),
+        Some("RUNNING") => Ok(ShimStatus::Running(
+            w.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?,
+        )),
         Some("EXITED") => Ok(ShimStatus::Exited(ExitStatus {
             exit_code: w.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?,
             finished_at: w.next().unwrap_or_default().to_string(),

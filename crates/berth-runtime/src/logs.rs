@@ -248,7 +248,11 @@ pub fn parse_api_time(s: &str) -> Option<Option<i128>> {
     if !frac.chars().all(|c| c.is_ascii_digit()) || frac.len() > 9 {
         return None;
     }
-    let mut f: i128 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let mut f: i128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     for _ in frac.len()..9 {
         f *= 10;
     }
@@ -270,7 +274,7 @@ pub fn log_files(path: &Path) -> Vec<PathBuf> {
             }
         }
     }
-    rotated_files.sort_by(|a, b| b.0.cmp(&a.0));
+    rotated_files.sort_by_key(|f| std::cmp::Reverse(f.0));
     let mut out: Vec<PathBuf> = rotated_files.into_iter().map(|(_, p)| p).collect();
     if path.exists() {
         out.push(path.to_path_buf());
@@ -297,7 +301,11 @@ pub fn read_entries_limited(
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        let limit = if f == path { live_limit.unwrap_or(u64::MAX) } else { u64::MAX };
+        let limit = if f == path {
+            live_limit.unwrap_or(u64::MAX)
+        } else {
+            u64::MAX
+        };
         for line in BufReader::new(file.take(limit)).split(b'\n') {
             if let Some(e) = parse_line(&line?) {
                 if opts.wants(&e) {
@@ -347,7 +355,12 @@ mod tests {
     #[test]
     fn renders_dockerd_shape() {
         let mut s = String::new();
-        render_entry("stdout", b"a\"b<c>\x01\n", 1_700_000_000_000_000_001, &mut s);
+        render_entry(
+            "stdout",
+            b"a\"b<c>\x01\n",
+            1_700_000_000_000_000_001,
+            &mut s,
+        );
         assert_eq!(
             s,
             "{\"log\":\"a\\\"b\\u003cc\\u003e\\u0001\\n\",\"stream\":\"stdout\",\"time\":\"2023-11-14T22:13:20.000000001Z\"}\n"
@@ -364,7 +377,10 @@ mod tests {
         sp.push(b"one\ntw", |l| got.push(l.to_vec()));
         sp.push(b"o\nthree", |l| got.push(l.to_vec()));
         sp.flush(|l| got.push(l.to_vec()));
-        assert_eq!(got, vec![b"one\n".to_vec(), b"two\n".to_vec(), b"three".to_vec()]);
+        assert_eq!(
+            got,
+            vec![b"one\n".to_vec(), b"two\n".to_vec(), b"three".to_vec()]
+        );
         let mut big = 0;
         sp.push(&vec![b'x'; MAX_PARTIAL + 10], |l| {
             big += 1;
@@ -380,8 +396,12 @@ mod tests {
         let mut w = JsonFileWriter::open(&p, Some(200), 3).unwrap();
         for i in 0..20 {
             let stream = if i % 2 == 0 { "stdout" } else { "stderr" };
-            w.write_entry(stream, format!("line {i}\n").as_bytes(), i as i128 * 1_000_000_000)
-                .unwrap();
+            w.write_entry(
+                stream,
+                format!("line {i}\n").as_bytes(),
+                i as i128 * 1_000_000_000,
+            )
+            .unwrap();
         }
         let files = log_files(&p);
         assert_eq!(files.len(), 3, "{files:?}");
@@ -409,7 +429,11 @@ mod tests {
             tail: Some(2),
             ..Default::default()
         };
-        let got: Vec<_> = read_entries(&p, &opts).unwrap().into_iter().map(|e| e.log).collect();
+        let got: Vec<_> = read_entries(&p, &opts)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.log)
+            .collect();
         assert_eq!(got, vec![b"line 16\n".to_vec(), b"line 18\n".to_vec()]);
     }
 

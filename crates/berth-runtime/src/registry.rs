@@ -145,8 +145,8 @@ impl RuntimeRegistry {
     /// The daemon.json `runtimes` object:
     /// `{"NAME": {"path": "...", "runtimeArgs": ["..."]}, ...}`.
     pub fn add_daemon_json(&mut self, runtimes: &serde_json::Value) -> Result<()> {
-        let parsed: BTreeMap<String, DaemonJsonRuntime> =
-            serde_json::from_value(runtimes.clone()).map_err(|e| {
+        let parsed: BTreeMap<String, DaemonJsonRuntime> = serde_json::from_value(runtimes.clone())
+            .map_err(|e| {
                 RuntimeError::InvalidParameter(format!("invalid daemon.json runtimes: {e}"))
             })?;
         for (name, rt) in parsed {

@@ -117,7 +117,10 @@ pub fn main_from_args(args: Vec<OsString>) -> i32 {
     let cfg = match ShimConfig::load(&state_dir) {
         Ok(c) => c,
         Err(e) => {
-            println!("ERR cannot read shim config in {}: {e}", state_dir.display());
+            println!(
+                "ERR cannot read shim config in {}: {e}",
+                state_dir.display()
+            );
             return 1;
         }
     };
@@ -168,7 +171,10 @@ pub fn main_from_args(args: Vec<OsString>) -> i32 {
 /// New session, stdio away from the daemon's pipes, subreaper.
 fn daemonize(cfg: &ShimConfig) -> io::Result<()> {
     nix::unistd::setsid().map_err(io::Error::from)?;
-    let devnull = OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    let devnull = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
     let log = OpenOptions::new()
         .create(true)
         .append(true)
@@ -183,7 +189,10 @@ fn daemonize(cfg: &ShimConfig) -> io::Result<()> {
     }
     // SAFETY: setting SIGPIPE to ignore is async-signal-safe and we are single-threaded.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    fs::write(cfg.state_dir.join(SHIM_PID_FILE), std::process::id().to_string())?;
+    fs::write(
+        cfg.state_dir.join(SHIM_PID_FILE),
+        std::process::id().to_string(),
+    )?;
     Ok(())
 }
 
@@ -192,7 +201,11 @@ fn set_nonblocking(fd: RawFd, on: bool) {
     unsafe {
         let fl = libc::fcntl(fd, libc::F_GETFL);
         if fl >= 0 {
-            let nfl = if on { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK };
+            let nfl = if on {
+                fl | libc::O_NONBLOCK
+            } else {
+                fl & !libc::O_NONBLOCK
+            };
             libc::fcntl(fd, libc::F_SETFL, nfl);
         }
     }
@@ -235,8 +248,13 @@ fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
     let mut buf = [0u8; 256];
     let mut iov = [io::IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(io::Error::from)?;
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(io::Error::from)?;
     for c in msg.cmsgs().map_err(io::Error::from)? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(&fd) = fds.first() {
@@ -245,7 +263,10 @@ fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
             }
         }
     }
-    Err(io::Error::new(io::ErrorKind::InvalidData, "no fd on console socket"))
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "no fd on console socket",
+    ))
 }
 
 fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
@@ -286,7 +307,12 @@ struct Client {
 enum ClientKind {
     /// Waiting for its command line.
     Pending,
-    Attach { stdin: bool, stdout: bool, stderr: bool, stdin_done: bool },
+    Attach {
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        stdin_done: bool,
+    },
     Waiter,
 }
 
@@ -353,7 +379,12 @@ fn run(cfg: ShimConfig, mut status: File) -> i32 {
 }
 
 fn cleanup_files(cfg: &ShimConfig) {
-    for f in [SOCKET_FILE, SHIM_PID_FILE, INIT_PID_FILE, CONSOLE_SOCKET_FILE] {
+    for f in [
+        SOCKET_FILE,
+        SHIM_PID_FILE,
+        INIT_PID_FILE,
+        CONSOLE_SOCKET_FILE,
+    ] {
         let _ = fs::remove_file(cfg.state_dir.join(f));
     }
 }
@@ -365,7 +396,8 @@ fn create(cfg: &ShimConfig) -> Result<Created, String> {
     use nix::sys::signal::{SigSet, Signal};
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
-    mask.thread_block().map_err(|e| format!("sigprocmask: {e}"))?;
+    mask.thread_block()
+        .map_err(|e| format!("sigprocmask: {e}"))?;
     let sigfd = nix::sys::signalfd::SignalFd::with_flags(
         &mask,
         nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
@@ -391,20 +423,39 @@ fn create(cfg: &ShimConfig) -> Result<Created, String> {
     if cfg.tty {
         let cs = cfg.state_dir.join(CONSOLE_SOCKET_FILE);
         let _ = fs::remove_file(&cs);
-        console_listener = Some(UnixListener::bind(&cs).map_err(|e| format!("console socket: {e}"))?);
+        console_listener =
+            Some(UnixListener::bind(&cs).map_err(|e| format!("console socket: {e}"))?);
         let cs_s = cs.to_string_lossy().into_owned();
         cmd = cfg.runtime_command(&[
-            "create", "--bundle", &bundle, "--pid-file", &pid_file_s, "--console-socket", &cs_s, &cfg.id,
+            "create",
+            "--bundle",
+            &bundle,
+            "--pid-file",
+            &pid_file_s,
+            "--console-socket",
+            &cs_s,
+            &cfg.id,
         ]);
         let (r, w) = pipe().map_err(err)?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::from(w.try_clone().map_err(err)?))
             .stderr(Stdio::from(w));
         capture.push(r);
-        io = Io { stdin: None, stdout: None, stderr: None };
+        io = Io {
+            stdin: None,
+            stdout: None,
+            stderr: None,
+        };
     } else {
         console_listener = None;
-        cmd = cfg.runtime_command(&["create", "--bundle", &bundle, "--pid-file", &pid_file_s, &cfg.id]);
+        cmd = cfg.runtime_command(&[
+            "create",
+            "--bundle",
+            &bundle,
+            "--pid-file",
+            &pid_file_s,
+            &cfg.id,
+        ]);
         let (out_r, out_w) = pipe().map_err(err)?;
         let (err_r, err_w) = pipe().map_err(err)?;
         let stdin_w = if cfg.open_stdin {
@@ -419,7 +470,11 @@ fn create(cfg: &ShimConfig) -> Result<Created, String> {
         // Dup the read ends: we keep the originals for the container's life.
         capture.push(out_r.try_clone().map_err(err)?);
         capture.push(err_r.try_clone().map_err(err)?);
-        io = Io { stdin: stdin_w, stdout: Some(out_r), stderr: Some(err_r) };
+        io = Io {
+            stdin: stdin_w,
+            stdout: Some(out_r),
+            stderr: Some(err_r),
+        };
     }
     for fd in &capture {
         set_nonblocking(fd.as_raw_fd(), true);
@@ -457,7 +512,10 @@ fn create(cfg: &ShimConfig) -> Result<Created, String> {
         return Err(runtime_failure(&captured, status));
     }
     if !captured.is_empty() {
-        log_line(&format!("runtime create said: {}", String::from_utf8_lossy(&captured).trim()));
+        log_line(&format!(
+            "runtime create said: {}",
+            String::from_utf8_lossy(&captured).trim()
+        ));
     }
     for fd in io.stdout.iter().chain(io.stderr.iter()) {
         set_nonblocking(fd.as_raw_fd(), false);
@@ -488,7 +546,11 @@ fn create(cfg: &ShimConfig) -> Result<Created, String> {
             let _ = set_winsize(master.as_raw_fd(), rows, cols);
         }
         set_nonblocking(master.as_raw_fd(), false);
-        io.stdin = if cfg.open_stdin { Some(master.try_clone().map_err(err)?) } else { None };
+        io.stdin = if cfg.open_stdin {
+            Some(master.try_clone().map_err(err)?)
+        } else {
+            None
+        };
         io.stdout = Some(master);
     }
     if let Some(w) = &io.stdin {
@@ -511,7 +573,11 @@ impl Shim {
                 }
             }
             let mut fds: Vec<libc::pollfd> = Vec::with_capacity(8 + self.clients.len());
-            let pfd = |fd: RawFd, events: i16| libc::pollfd { fd, events, revents: 0 };
+            let pfd = |fd: RawFd, events: i16| libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            };
             fds.push(pfd(listener.as_raw_fd(), libc::POLLIN));
             fds.push(pfd(sigfd.as_raw_fd(), libc::POLLIN));
             let out_fd = self.io.stdout.as_ref().map_or(-1, |f| f.as_raw_fd());
@@ -528,9 +594,11 @@ impl Shim {
             for c in &self.clients {
                 let want = match c.kind {
                     ClientKind::Pending => libc::POLLIN,
-                    ClientKind::Attach { stdin: true, stdin_done: false, .. } if accept_input => {
-                        libc::POLLIN
-                    }
+                    ClientKind::Attach {
+                        stdin: true,
+                        stdin_done: false,
+                        ..
+                    } if accept_input => libc::POLLIN,
                     // Watch for hang-up only.
                     _ => 0,
                 };
@@ -582,7 +650,11 @@ impl Shim {
                 while let Ok((sock, _)) = listener.accept() {
                     let _ = sock.set_nonblocking(false);
                     let _ = sock.set_write_timeout(Some(Duration::from_secs(5)));
-                    self.clients.push(Client { sock, line: Vec::new(), kind: ClientKind::Pending });
+                    self.clients.push(Client {
+                        sock,
+                        line: Vec::new(),
+                        kind: ClientKind::Pending,
+                    });
                 }
             }
         }
@@ -616,7 +688,11 @@ impl Shim {
 
     /// Reads one chunk of container output and fans it out.
     fn pump_output(&mut self, is_err: bool) {
-        let slot = if is_err { &mut self.io.stderr } else { &mut self.io.stdout };
+        let slot = if is_err {
+            &mut self.io.stderr
+        } else {
+            &mut self.io.stdout
+        };
         let Some(fd) = slot.as_ref() else { return };
         let n = match nix::unistd::read(fd.as_raw_fd(), &mut self.buf) {
             Ok(0) | Err(nix::errno::Errno::EIO) => {
@@ -626,7 +702,11 @@ impl Shim {
                     self.io.stdin = None;
                 }
                 let stream = if is_err { "stderr" } else { "stdout" };
-                let splitter = if is_err { &mut self.split_err } else { &mut self.split_out };
+                let splitter = if is_err {
+                    &mut self.split_err
+                } else {
+                    &mut self.split_out
+                };
                 if let Some(log) = self.log.as_mut() {
                     let now = timefmt::now_nanos();
                     splitter.flush(|l| {
@@ -647,7 +727,11 @@ impl Shim {
         let stream = if is_err { "stderr" } else { "stdout" };
         if let Some(log) = self.log.as_mut() {
             let now = timefmt::now_nanos();
-            let splitter = if is_err { &mut self.split_err } else { &mut self.split_out };
+            let splitter = if is_err {
+                &mut self.split_err
+            } else {
+                &mut self.split_out
+            };
             splitter.push(data, |l| {
                 if let Err(e) = log.write_entry(stream, l, now) {
                     log_line(&format!("log write: {e}"));
@@ -659,14 +743,18 @@ impl Shim {
         header[0] = if is_err { 2 } else { 1 };
         header[4..].copy_from_slice(&(n as u32).to_be_bytes());
         self.clients.retain_mut(|c| {
-            let ClientKind::Attach { stdout, stderr, .. } = c.kind else { return true };
+            let ClientKind::Attach { stdout, stderr, .. } = c.kind else {
+                return true;
+            };
             if (is_err && !stderr) || (!is_err && !stdout) {
                 return true;
             }
             let r = if tty {
                 c.sock.write_all(data)
             } else {
-                c.sock.write_all(&header).and_then(|_| c.sock.write_all(data))
+                c.sock
+                    .write_all(&header)
+                    .and_then(|_| c.sock.write_all(data))
             };
             r.is_ok()
         });
@@ -720,15 +808,16 @@ impl Shim {
                 c.line = Vec::new();
                 self.command(i, &line, &rest)
             }
-            ClientKind::Attach { stdin: true, stdin_done: false, .. } if revents & libc::POLLIN != 0 => {
+            ClientKind::Attach {
+                stdin: true,
+                stdin_done: false,
+                ..
+            } if revents & libc::POLLIN != 0 => {
                 let n = {
                     let c = &mut self.clients[i];
                     let mut b = std::mem::take(&mut self.buf);
                     let r = c.sock.read(&mut b);
-                    let n = match r {
-                        Ok(n) => n,
-                        Err(_) => 0,
-                    };
+                    let n = r.unwrap_or_default();
                     if n > 0 {
                         self.stdin_pending.extend_from_slice(&b[..n]);
                     }
@@ -746,7 +835,8 @@ impl Shim {
                     }
                     let wants_output = matches!(
                         self.clients[i].kind,
-                        ClientKind::Attach { stdout: true, .. } | ClientKind::Attach { stderr: true, .. }
+                        ClientKind::Attach { stdout: true, .. }
+                            | ClientKind::Attach { stderr: true, .. }
                     );
                     return wants_output && revents & libc::POLLHUP == 0;
                 }
@@ -785,14 +875,20 @@ impl Shim {
             }
             "ATTACH" => {
                 let flag = |w: Option<&str>| w == Some("1");
-                let (stdin, stdout, stderr) = (flag(words.next()), flag(words.next()), flag(words.next()));
+                let (stdin, stdout, stderr) =
+                    (flag(words.next()), flag(words.next()), flag(words.next()));
                 if !self.reply(i, "OK\n") {
                     return false;
                 }
                 if self.exit.is_some() && self.io.stdout.is_none() && self.io.stderr.is_none() {
                     return false;
                 }
-                self.clients[i].kind = ClientKind::Attach { stdin, stdout, stderr, stdin_done: !stdin };
+                self.clients[i].kind = ClientKind::Attach {
+                    stdin,
+                    stdout,
+                    stderr,
+                    stdin_done: !stdin,
+                };
                 if stdin && !rest.is_empty() {
                     self.write_stdin(rest);
                 }
@@ -802,7 +898,9 @@ impl Shim {
                 let rows = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
                 let cols = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
                 let r = match (&self.io.stdout, self.cfg.tty) {
-                    (Some(m), true) => set_winsize(m.as_raw_fd(), rows, cols).map_err(|e| e.to_string()),
+                    (Some(m), true) => {
+                        set_winsize(m.as_raw_fd(), rows, cols).map_err(|e| e.to_string())
+                    }
                     _ => Err("container has no tty".to_string()),
                 };
                 let msg = match r {

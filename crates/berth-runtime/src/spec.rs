@@ -21,7 +21,8 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub const DEFAULT_PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_PATH_ENV: &str =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Default /dev/shm size (64 MiB), as dockerd.
 pub const DEFAULT_SHM_SIZE: i64 = 64 << 20;
 /// Where the init binary is mounted in the container.
@@ -251,7 +252,9 @@ impl BindSpec {
     }
 }
 
-const PROPAGATIONS: &[&str] = &["shared", "slave", "private", "rshared", "rslave", "rprivate"];
+const PROPAGATIONS: &[&str] = &[
+    "shared", "slave", "private", "rshared", "rslave", "rprivate",
+];
 
 /// Parses one `HostConfig.Binds` entry.
 pub fn parse_bind(s: &str) -> Result<BindSpec> {
@@ -319,7 +322,11 @@ pub fn resolve_mounts(
         };
         let mut options = vec!["rbind".to_string()];
         options.push(if spec.read_only { "ro" } else { "rw" }.into());
-        options.push(spec.propagation.clone().unwrap_or_else(|| "rprivate".into()));
+        options.push(
+            spec.propagation
+                .clone()
+                .unwrap_or_else(|| "rprivate".into()),
+        );
         push(
             ResolvedMount {
                 destination: spec.destination,
@@ -520,7 +527,10 @@ fn read_group(rootfs: &Path) -> Vec<(String, u32, Vec<String>)> {
             Some((
                 f[0].to_string(),
                 f[2].parse().ok()?,
-                f[3].split(',').filter(|m| !m.is_empty()).map(String::from).collect(),
+                f[3].split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(String::from)
+                    .collect(),
             ))
         })
         .collect()
@@ -572,7 +582,7 @@ pub fn resolve_user(rootfs: &Path, user: &str, group_add: &[String]) -> Result<R
     if g.is_none() {
         if let Some(e) = entry {
             for (_, ggid, members) in &groups {
-                if members.iter().any(|m| *m == e.name) && !additional.contains(ggid) {
+                if members.contains(&e.name) && !additional.contains(ggid) {
                     additional.push(*ggid);
                 }
             }
@@ -597,7 +607,11 @@ fn normalize_cap(c: &str) -> Result<String> {
     if up == "ALL" {
         return Ok(up);
     }
-    let full = if up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
+    let full = if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    };
     if !ALL_CAPS.contains(&full.as_str()) {
         return Err(RuntimeError::InvalidParameter(format!(
             "unknown capability: \"{full}\""
@@ -612,8 +626,14 @@ pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result
     if privileged {
         return Ok(ALL_CAPS.iter().map(|s| s.to_string()).collect());
     }
-    let add: Vec<String> = add.iter().map(|c| normalize_cap(c)).collect::<Result<_>>()?;
-    let drop: Vec<String> = drop.iter().map(|c| normalize_cap(c)).collect::<Result<_>>()?;
+    let add: Vec<String> = add
+        .iter()
+        .map(|c| normalize_cap(c))
+        .collect::<Result<_>>()?;
+    let drop: Vec<String> = drop
+        .iter()
+        .map(|c| normalize_cap(c))
+        .collect::<Result<_>>()?;
     let mut caps: Vec<String> = if add.iter().any(|c| c == "ALL") {
         ALL_CAPS.iter().map(|s| s.to_string()).collect()
     } else if drop.iter().any(|c| c == "ALL") {
@@ -655,18 +675,14 @@ pub fn parse_security_opts(opts: &[String]) -> Result<SecurityOptions> {
             ("no-new-privileges", None) => out.no_new_privileges = true,
             ("no-new-privileges", Some(v)) => {
                 out.no_new_privileges = v.parse::<bool>().map_err(|_| {
-                    RuntimeError::InvalidParameter(format!(
-                        "invalid --security-opt 2: {o:?}"
-                    ))
+                    RuntimeError::InvalidParameter(format!("invalid --security-opt 2: {o:?}"))
                 })?
             }
             ("seccomp", Some("unconfined")) => out.seccomp = Some(None),
             ("seccomp", Some("builtin")) | ("seccomp", Some("default")) => out.seccomp = None,
             ("seccomp", Some(json_text)) => {
                 let v: Value = serde_json::from_str(json_text).map_err(|e| {
-                    RuntimeError::InvalidParameter(format!(
-                        "Decoding seccomp profile failed: {e}"
-                    ))
+                    RuntimeError::InvalidParameter(format!("Decoding seccomp profile failed: {e}"))
                 })?;
                 out.seccomp = Some(Some(v));
             }
@@ -696,10 +712,13 @@ pub fn find_init_binary() -> Option<PathBuf> {
             return Some(p);
         }
     }
-    ["/usr/libexec/docker/docker-init", "/usr/local/libexec/docker/docker-init"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    [
+        "/usr/libexec/docker/docker-init",
+        "/usr/local/libexec/docker/docker-init",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 /// Everything [`build_spec`] needs besides the merged Config and HostConfig.
@@ -722,8 +741,22 @@ pub struct SpecOptions {
 
 fn rlimit_type(name: &str) -> Result<String> {
     const KNOWN: &[&str] = &[
-        "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
-        "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",
+        "as",
+        "core",
+        "cpu",
+        "data",
+        "fsize",
+        "locks",
+        "memlock",
+        "msgqueue",
+        "nice",
+        "nofile",
+        "nproc",
+        "rss",
+        "rtprio",
+        "rttime",
+        "sigpending",
+        "stack",
     ];
     let n = name.to_ascii_lowercase();
     if !KNOWN.contains(&n.as_str()) {
@@ -760,12 +793,19 @@ fn default_mounts(shm_size: i64, privileged: bool) -> Vec<Value> {
 
 fn default_device_rules() -> Vec<Value> {
     let mut rules = vec![json!({"allow": false, "access": "rwm"})];
-    let allow = |t: &str, major: Option<i64>, minor: Option<i64>, access: &str| {
-        json!({"allow": true, "type": t, "major": major, "minor": minor, "access": access})
-    };
+    let allow = |t: &str, major: Option<i64>, minor: Option<i64>, access: &str| json!({"allow": true, "type": t, "major": major, "minor": minor, "access": access});
     rules.push(allow("c", None, None, "m"));
     rules.push(allow("b", None, None, "m"));
-    for (maj, min) in [(1, 3), (1, 8), (1, 7), (5, 0), (1, 5), (1, 9), (5, 1), (5, 2)] {
+    for (maj, min) in [
+        (1, 3),
+        (1, 8),
+        (1, 7),
+        (5, 0),
+        (1, 5),
+        (1, 9),
+        (5, 1),
+        (5, 2),
+    ] {
         rules.push(allow("c", Some(maj), Some(min), "rwm"));
     }
     rules.push(allow("c", Some(136), None, "rwm"));
@@ -800,7 +840,9 @@ fn all_host_devices() -> Vec<Value> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::from("/dev")];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             let Ok(ft) = e.file_type() else { continue };
@@ -839,14 +881,22 @@ pub fn build_spec(config: &ContainerConfig, hc: &HostConfig, opts: &SpecOptions)
 }
 
 /// [`build_spec`] before oci-spec's typing (useful to inspect in tests).
-pub fn build_spec_json(config: &ContainerConfig, hc: &HostConfig, opts: &SpecOptions) -> Result<Value> {
+pub fn build_spec_json(
+    config: &ContainerConfig,
+    hc: &HostConfig,
+    opts: &SpecOptions,
+) -> Result<Value> {
     let mut args = argv(config)?;
     let hostname = if config.hostname.is_empty() {
         opts.id.chars().take(12).collect()
     } else {
         config.hostname.clone()
     };
-    let user = resolve_user(&opts.rootfs, &config.user, hc.group_add.as_deref().unwrap_or(&[]))?;
+    let user = resolve_user(
+        &opts.rootfs,
+        &config.user,
+        hc.group_add.as_deref().unwrap_or(&[]),
+    )?;
 
     // Environment: PATH, HOSTNAME, TERM, then the container's own.
     let mut env = vec![DEFAULT_PATH_ENV.to_string(), format!("HOSTNAME={hostname}")];
@@ -878,11 +928,17 @@ pub fn build_spec_json(config: &ContainerConfig, hc: &HostConfig, opts: &SpecOpt
                 u.soft, u.hard
             )));
         }
-        rlimits.push(json!({"type": rlimit_type(&u.name)?, "soft": u.soft as u64, "hard": u.hard as u64}));
+        rlimits.push(
+            json!({"type": rlimit_type(&u.name)?, "soft": u.soft as u64, "hard": u.hard as u64}),
+        );
     }
 
     let mut mounts = default_mounts(
-        if hc.shm_size > 0 { hc.shm_size } else { DEFAULT_SHM_SIZE },
+        if hc.shm_size > 0 {
+            hc.shm_size
+        } else {
+            DEFAULT_SHM_SIZE
+        },
         hc.privileged,
     );
     let mut user_mounts = opts.mounts.clone();
@@ -958,9 +1014,15 @@ pub fn build_spec_json(config: &ContainerConfig, hc: &HostConfig, opts: &SpecOpt
             &d.path_in_container
         };
         if let Some(dev) = host_device(Path::new(&d.path_on_host), in_ctr)? {
-            let perms = if d.cgroup_permissions.is_empty() { "rwm" } else { &d.cgroup_permissions };
-            devices_rules.push(json!({"allow": true, "type": dev["type"], "major": dev["major"],
-                                      "minor": dev["minor"], "access": perms}));
+            let perms = if d.cgroup_permissions.is_empty() {
+                "rwm"
+            } else {
+                &d.cgroup_permissions
+            };
+            devices_rules.push(
+                json!({"allow": true, "type": dev["type"], "major": dev["major"],
+                                      "minor": dev["minor"], "access": perms}),
+            );
             devices.push(dev);
         }
     }
@@ -1078,10 +1140,14 @@ pub fn build_spec_json(config: &ContainerConfig, hc: &HostConfig, opts: &SpecOpt
             .masked_paths
             .clone()
             .unwrap_or_else(|| DEFAULT_MASKED_PATHS.iter().map(|s| s.to_string()).collect()));
-        linux["readonlyPaths"] = json!(hc
-            .readonly_paths
-            .clone()
-            .unwrap_or_else(|| DEFAULT_READONLY_PATHS.iter().map(|s| s.to_string()).collect()));
+        linux["readonlyPaths"] =
+            json!(hc
+                .readonly_paths
+                .clone()
+                .unwrap_or_else(|| DEFAULT_READONLY_PATHS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()));
     }
     if let Some(s) = &hc.sysctls {
         if !s.is_empty() {
@@ -1185,10 +1251,21 @@ mod tests {
         assert_eq!(v["process"]["args"], json!(["echo", "hi"]));
         assert_eq!(
             v["process"]["env"],
-            json!([DEFAULT_PATH_ENV, "HOSTNAME=0123456789ab", "FOO=bar", "HOME=/root"])
+            json!([
+                DEFAULT_PATH_ENV,
+                "HOSTNAME=0123456789ab",
+                "FOO=bar",
+                "HOME=/root"
+            ])
         );
-        assert_eq!(v["process"]["capabilities"]["bounding"], json!(DEFAULT_CAPS));
-        assert_eq!(v["process"]["user"], json!({"uid": 0, "gid": 0, "additionalGids": [10]}));
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"],
+            json!(DEFAULT_CAPS)
+        );
+        assert_eq!(
+            v["process"]["user"],
+            json!({"uid": 0, "gid": 0, "additionalGids": [10]})
+        );
         assert_eq!(v["process"]["terminal"], false);
         assert_eq!(v["linux"]["maskedPaths"], json!(DEFAULT_MASKED_PATHS));
         assert_eq!(v["linux"]["readonlyPaths"], json!(DEFAULT_READONLY_PATHS));
@@ -1208,14 +1285,25 @@ mod tests {
             .collect();
         assert_eq!(
             dests,
-            vec!["/proc", "/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/dev/mqueue", "/dev/shm"]
+            vec![
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/sys",
+                "/sys/fs/cgroup",
+                "/dev/mqueue",
+                "/dev/shm"
+            ]
         );
         assert!(v["mounts"][6]["options"]
             .as_array()
             .unwrap()
             .contains(&json!("size=67108864")));
         assert_eq!(v["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
-        assert_eq!(v["linux"]["resources"]["devices"][0], json!({"allow": false, "access": "rwm"}));
+        assert_eq!(
+            v["linux"]["resources"]["devices"][0],
+            json!({"allow": false, "access": "rwm"})
+        );
         assert!(v["linux"]["resources"].get("memory").is_none());
         // And oci-spec accepts it.
         build_spec(&q.config, &q.host_config, &opts(r.path())).unwrap();
@@ -1239,15 +1327,26 @@ mod tests {
         let p = &v["process"];
         assert_eq!(p["terminal"], true);
         assert_eq!(p["consoleSize"], json!({"height": 30, "width": 100}));
-        assert_eq!(p["user"], json!({"uid": 33, "gid": 33, "additionalGids": [50, 0]}));
+        assert_eq!(
+            p["user"],
+            json!({"uid": 33, "gid": 33, "additionalGids": [50, 0]})
+        );
         assert_eq!(p["cwd"], "/srv");
         assert!(p["env"].as_array().unwrap().contains(&json!("TERM=xterm")));
-        assert!(p["env"].as_array().unwrap().contains(&json!("HOME=/var/www")));
+        assert!(p["env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("HOME=/var/www")));
         assert_eq!(p["noNewPrivileges"], true);
-        assert_eq!(p["rlimits"], json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}]));
+        assert_eq!(
+            p["rlimits"],
+            json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}])
+        );
         let bounding: Vec<String> =
             serde_json::from_value(p["capabilities"]["bounding"].clone()).unwrap();
-        assert!(bounding.contains(&"CAP_NET_ADMIN".into()) && bounding.contains(&"CAP_SYS_TIME".into()));
+        assert!(
+            bounding.contains(&"CAP_NET_ADMIN".into()) && bounding.contains(&"CAP_SYS_TIME".into())
+        );
         assert!(!bounding.contains(&"CAP_MKNOD".into()) && !bounding.contains(&"CAP_CHOWN".into()));
         // Non-root: no effective/permitted caps.
         assert_eq!(p["capabilities"]["effective"], json!([]));
@@ -1255,16 +1354,30 @@ mod tests {
         assert_eq!(v["root"]["readonly"], true);
         let res = &v["linux"]["resources"];
         assert_eq!(res["memory"], json!({"limit": 67108864, "swap": 134217728}));
-        assert_eq!(res["cpu"], json!({"period": 100000, "quota": 150000, "shares": 512}));
+        assert_eq!(
+            res["cpu"],
+            json!({"period": 100000, "quota": 150000, "shares": 512})
+        );
         assert_eq!(res["pids"], json!({"limit": 20}));
         assert_eq!(v["linux"]["sysctl"], json!({"net.ipv4.ip_forward": "1"}));
         let mounts = v["mounts"].as_array().unwrap();
-        let shm = mounts.iter().find(|m| m["destination"] == "/dev/shm").unwrap();
-        assert!(shm["options"].as_array().unwrap().contains(&json!("size=1048576")));
+        let shm = mounts
+            .iter()
+            .find(|m| m["destination"] == "/dev/shm")
+            .unwrap();
+        assert!(shm["options"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("size=1048576")));
         let run = mounts.iter().find(|m| m["destination"] == "/run").unwrap();
-        assert_eq!(run["options"], json!(["nosuid", "nodev", "rw", "exec", "size=1m"]));
+        assert_eq!(
+            run["options"],
+            json!(["nosuid", "nodev", "rw", "exec", "size=1m"])
+        );
         // SYS_TIME brings clock_settime into the seccomp allow-list.
-        assert!(v["linux"]["seccomp"].to_string().contains("\"clock_settime\""));
+        assert!(v["linux"]["seccomp"]
+            .to_string()
+            .contains("\"clock_settime\""));
         build_spec(&q.config, &q.host_config, &o).unwrap();
     }
 
@@ -1277,20 +1390,37 @@ mod tests {
         let mut o = opts(r.path());
         o.init_path = Some("/usr/bin/docker-init".into());
         let v = build_spec_json(&q.config, &q.host_config, &o).unwrap();
-        assert_eq!(v["process"]["args"], json!(["/sbin/docker-init", "--", "top"]));
-        assert_eq!(v["process"]["capabilities"]["bounding"].as_array().unwrap().len(), ALL_CAPS.len());
+        assert_eq!(
+            v["process"]["args"],
+            json!(["/sbin/docker-init", "--", "top"])
+        );
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .len(),
+            ALL_CAPS.len()
+        );
         assert!(v["linux"].get("seccomp").is_none());
         assert!(v["linux"].get("maskedPaths").is_none());
-        assert_eq!(v["linux"]["resources"]["devices"], json!([{"allow": true, "access": "rwm"}]));
+        assert_eq!(
+            v["linux"]["resources"]["devices"],
+            json!([{"allow": true, "access": "rwm"}])
+        );
         assert!(!v["linux"]["namespaces"].to_string().contains("network"));
         assert!(v["mounts"].to_string().contains("/sbin/docker-init"));
         o.init_path = None;
         assert!(build_spec_json(&q.config, &q.host_config, &o).is_err());
 
-        let q = req(r#"{"Cmd":["x"],"HostConfig":{"SecurityOpt":["seccomp=unconfined"],"CapDrop":["ALL"],"CapAdd":["kill"]}}"#);
+        let q = req(
+            r#"{"Cmd":["x"],"HostConfig":{"SecurityOpt":["seccomp=unconfined"],"CapDrop":["ALL"],"CapAdd":["kill"]}}"#,
+        );
         let v = build_spec_json(&q.config, &q.host_config, &opts(r.path())).unwrap();
         assert!(v["linux"].get("seccomp").is_none());
-        assert_eq!(v["process"]["capabilities"]["bounding"], json!(["CAP_KILL"]));
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"],
+            json!(["CAP_KILL"])
+        );
 
         for bad in [
             r#"{"Cmd":["x"],"HostConfig":{"CapAdd":["NOPE"]}}"#,
@@ -1321,11 +1451,9 @@ mod tests {
         assert!(parse_bind("/src").is_err());
         assert!(parse_bind("/src:rel").is_err());
         assert!(parse_bind("/a:/b:bogus").is_err());
-        let q = req(
-            r#"{"HostConfig":{"Binds":["/tmp:/a","vol:/b:ro"],
+        let q = req(r#"{"HostConfig":{"Binds":["/tmp:/a","vol:/b:ro"],
             "Mounts":[{"Type":"tmpfs","Target":"/c","TmpfsOptions":{"SizeBytes":4096}},
-                      {"Type":"bind","Source":"/tmp","Target":"/d","ReadOnly":true}]}}"#,
-        );
+                      {"Type":"bind","Source":"/tmp","Target":"/d","ReadOnly":true}]}}"#);
         let m = resolve_mounts(&q.host_config, |name, dest| {
             assert_eq!((name, dest), ("vol", "/b"));
             Ok(PathBuf::from("/var/lib/berth/volumes/vol/_data"))
@@ -1338,7 +1466,8 @@ mod tests {
         assert_eq!(m[3].options, vec!["rbind", "ro", "rprivate"]);
         let dup = req(r#"{"HostConfig":{"Binds":["/tmp:/a","/tmp:/a"]}}"#);
         assert!(resolve_mounts(&dup.host_config, |_, _| unreachable!()).is_err());
-        let missing = req(r#"{"HostConfig":{"Mounts":[{"Type":"bind","Source":"/no/such","Target":"/x"}]}}"#);
+        let missing =
+            req(r#"{"HostConfig":{"Mounts":[{"Type":"bind","Source":"/no/such","Target":"/x"}]}}"#);
         assert!(resolve_mounts(&missing.host_config, |_, _| unreachable!()).is_err());
     }
 

@@ -47,7 +47,7 @@ pub fn format_nanos_into(nanos: i128, out: &mut String) {
     if frac != 0 {
         let mut f = frac;
         let mut digits = 9;
-        while f % 10 == 0 {
+        while f.is_multiple_of(10) {
             f /= 10;
             digits -= 1;
         }
@@ -154,7 +154,10 @@ mod tests {
             format_nanos(1_700_000_000_120_000_000),
             "2023-11-14T22:13:20.12Z"
         );
-        assert_eq!(format_nanos(951_782_400 * 1_000_000_000), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            format_nanos(951_782_400 * 1_000_000_000),
+            "2000-02-29T00:00:00Z"
+        );
     }
 
     #[test]
@@ -166,7 +169,10 @@ mod tests {
             parse_rfc3339_nanos("2023-11-14T23:13:20.5+01:00"),
             Some(1_700_000_000_500_000_000)
         );
-        assert_eq!(parse_rfc3339_nanos("0001-01-01T00:00:00Z").map(|n| n < 0), Some(true));
+        assert_eq!(
+            parse_rfc3339_nanos("0001-01-01T00:00:00Z").map(|n| n < 0),
+            Some(true)
+        );
         assert_eq!(parse_rfc3339_nanos("2023-11-14 bad"), None);
         assert_eq!(parse_rfc3339_nanos("2023-11-14T22:13:20"), None);
     }

@@ -21,8 +21,12 @@ fn runc() -> Option<PathBuf> {
     if unsafe { libc::geteuid() } != 0 {
         return None;
     }
-    find_in_path("runc", std::env::var_os("PATH").as_deref())
-        .or_else(|| ["/usr/sbin/runc", "/usr/bin/runc"].iter().map(PathBuf::from).find(|p| p.exists()))
+    find_in_path("runc", std::env::var_os("PATH").as_deref()).or_else(|| {
+        ["/usr/sbin/runc", "/usr/bin/runc"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+    })
 }
 
 macro_rules! need_runc {
@@ -45,14 +49,25 @@ fn make_rootfs(dir: &Path) {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
     std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-    let list = std::process::Command::new("/bin/busybox").arg("--list").output().unwrap();
+    let list = std::process::Command::new("/bin/busybox")
+        .arg("--list")
+        .output()
+        .unwrap();
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         if applet != "busybox" {
             let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
         }
     }
-    std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n").unwrap();
-    std::fs::write(dir.join("etc/group"), "root:x:0:\nwheel:x:10:root\nnogroup:x:65534:\n").unwrap();
+    std::fs::write(
+        dir.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("etc/group"),
+        "root:x:0:\nwheel:x:10:root\nnogroup:x:65534:\n",
+    )
+    .unwrap();
 }
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -64,9 +79,16 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let tmp = tempfile::Builder::new().prefix("brt").tempdir_in("/tmp").unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("brt")
+            .tempdir_in("/tmp")
+            .unwrap();
         make_rootfs(&tmp.path().join("rootfs"));
-        let id = format!("berth-rt-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let id = format!(
+            "berth-rt-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
         Env { tmp, id }
     }
     fn p(&self, s: &str) -> PathBuf {
@@ -114,7 +136,11 @@ impl Env {
 }
 
 fn runc_entry(runc: PathBuf) -> RuntimeEntry {
-    RuntimeEntry { name: "runc".into(), path: runc, runtime_args: vec![] }
+    RuntimeEntry {
+        name: "runc".into(),
+        path: runc,
+        runtime_args: vec![],
+    }
 }
 
 /// Splits docker multiplexed frames into (stdout, stderr).
@@ -148,11 +174,17 @@ async fn read_until(r: &mut (impl AsyncReadExt + Unpin), acc: &mut Vec<u8>, need
         let mut buf = [0u8; 1024];
         while !String::from_utf8_lossy(acc).contains(needle) {
             let n = r.read(&mut buf).await.unwrap();
-            assert!(n > 0, "EOF before {needle:?}; got {:?}", String::from_utf8_lossy(acc));
+            assert!(
+                n > 0,
+                "EOF before {needle:?}; got {:?}",
+                String::from_utf8_lossy(acc)
+            );
             acc.extend_from_slice(&buf[..n]);
         }
     };
-    tokio::time::timeout(Duration::from_secs(20), fut).await.expect("timed out waiting for output");
+    tokio::time::timeout(Duration::from_secs(20), fut)
+        .await
+        .expect("timed out waiting for output");
 }
 
 fn runc_state_exists(env: &Env) -> bool {
@@ -163,10 +195,16 @@ fn runc_state_exists(env: &Env) -> bool {
 async fn echo_attach_log_and_exit_code() {
     let runc = need_runc!();
     let env = Env::new();
-    let cfg = env.config(runc_entry(runc), r#"{"Cmd":["sh","-c","echo hi; echo oops >&2; exit 3"]}"#);
+    let cfg = env.config(
+        runc_entry(runc),
+        r#"{"Cmd":["sh","-c","echo hi; echo oops >&2; exit 3"]}"#,
+    );
     let client = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
     assert!(client.pid() > 0);
-    assert!(matches!(client.status().await.unwrap(), berth_runtime::client::ShimStatus::Created(_)));
+    assert!(matches!(
+        client.status().await.unwrap(),
+        berth_runtime::client::ShimStatus::Created(_)
+    ));
     let mut a = client.attach(false, true, true).await.unwrap();
     client.start().await.unwrap();
     let bytes = read_all(&mut a.output).await;
@@ -179,11 +217,25 @@ async fn echo_attach_log_and_exit_code() {
     assert_eq!(client.exit_status().unwrap().exit_code, 3);
     // json-file log
     let text = std::fs::read_to_string(env.log_path()).unwrap();
-    assert!(text.contains(r#"{"log":"hi\n","stream":"stdout","time":""#), "{text}");
-    assert!(text.contains(r#"{"log":"oops\n","stream":"stderr""#), "{text}");
-    let mut rx = client.logs(LogOptions { stdout: true, stderr: false, timestamps: true, ..Default::default() });
+    assert!(
+        text.contains(r#"{"log":"hi\n","stream":"stdout","time":""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"{"log":"oops\n","stream":"stderr""#),
+        "{text}"
+    );
+    let mut rx = client.logs(LogOptions {
+        stdout: true,
+        stderr: false,
+        timestamps: true,
+        ..Default::default()
+    });
     let e = rx.recv().await.unwrap().unwrap();
-    assert_eq!((e.stream.as_str(), e.log.as_slice()), ("stdout", &b"hi\n"[..]));
+    assert_eq!(
+        (e.stream.as_str(), e.log.as_slice()),
+        ("stdout", &b"hi\n"[..])
+    );
     assert!(rx.recv().await.is_none());
     // The shim deleted the runtime state and its socket.
     assert!(!runc_state_exists(&env));
@@ -196,7 +248,10 @@ async fn echo_attach_log_and_exit_code() {
 async fn stdin_is_forwarded_and_closed_once() {
     let runc = need_runc!();
     let env = Env::new();
-    let cfg = env.config(runc_entry(runc), r#"{"Cmd":["cat"],"OpenStdin":true,"StdinOnce":true}"#);
+    let cfg = env.config(
+        runc_entry(runc),
+        r#"{"Cmd":["cat"],"OpenStdin":true,"StdinOnce":true}"#,
+    );
     let client = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
     let mut a = client.attach(true, true, true).await.unwrap();
     client.start().await.unwrap();
@@ -223,7 +278,11 @@ async fn tty_output_and_resize() {
     client.start().await.unwrap();
     let mut acc = Vec::new();
     read_until(&mut a.output, &mut acc, "tty-ready").await;
-    assert!(String::from_utf8_lossy(&acc).contains("24 80"), "{:?}", String::from_utf8_lossy(&acc));
+    assert!(
+        String::from_utf8_lossy(&acc).contains("24 80"),
+        "{:?}",
+        String::from_utf8_lossy(&acc)
+    );
     client.resize(30, 100).await.unwrap();
     a.input.write_all(b"\n").await.unwrap();
     read_until(&mut a.output, &mut acc, "is-a-tty").await;
@@ -233,7 +292,10 @@ async fn tty_output_and_resize() {
     assert!(text.contains("tty-ready\r\n"), "{text:?}");
     assert_eq!(client.wait().await.unwrap().exit_code, 0);
     let log = std::fs::read_to_string(env.log_path()).unwrap();
-    assert!(log.contains(r#""log":"tty-ready\r\n","stream":"stdout""#), "{log}");
+    assert!(
+        log.contains(r#""log":"tty-ready\r\n","stream":"stdout""#),
+        "{log}"
+    );
 }
 
 #[tokio::test]
@@ -252,10 +314,13 @@ async fn kill_delivers_signals() {
     client.kill(libc::SIGTERM).await.unwrap();
     let st = client.wait().await.unwrap();
     assert_eq!(st.exit_code, 42);
-    assert!(String::from_utf8_lossy(&demux(&{
-        acc.extend(read_all(&mut a.output).await);
-        acc
-    }).0)
+    assert!(String::from_utf8_lossy(
+        &demux(&{
+            acc.extend(read_all(&mut a.output).await);
+            acc
+        })
+        .0
+    )
     .contains("got-term"));
     // Killing an exited container is "not running".
     assert!(client.kill(libc::SIGKILL).await.is_err());
@@ -288,10 +353,15 @@ async fn custom_runtime_wrapper_is_used() {
     let wrapper = script(
         env.tmp.path(),
         "my_runtime",
-        &format!("#!/bin/sh\necho \"$@\" >> {}\nexec {} \"$@\"\n", args_log.display(), runc.display()),
+        &format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nexec {} \"$@\"\n",
+            args_log.display(),
+            runc.display()
+        ),
     );
     let mut reg = berth_runtime::RuntimeRegistry::new(SHIM_EXE);
-    reg.add_flag(&format!("custom={}", wrapper.display())).unwrap();
+    reg.add_flag(&format!("custom={}", wrapper.display()))
+        .unwrap();
     let entry = reg.get("custom").unwrap().clone();
     let cfg = env.config(entry, r#"{"Cmd":["true"]}"#);
     let client = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
@@ -299,9 +369,17 @@ async fn custom_runtime_wrapper_is_used() {
     assert_eq!(client.wait().await.unwrap().exit_code, 0);
     let logged = std::fs::read_to_string(&args_log).unwrap();
     let lines: Vec<&str> = logged.lines().collect();
-    assert!(lines[0].starts_with("--root ") && lines[0].contains(" create --bundle "), "{logged}");
+    assert!(
+        lines[0].starts_with("--root ") && lines[0].contains(" create --bundle "),
+        "{logged}"
+    );
     assert!(lines[0].ends_with(&env.id), "{logged}");
-    assert!(lines.iter().any(|l| l.contains(&format!("start {}", env.id))), "{logged}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("start {}", env.id))),
+        "{logged}"
+    );
     assert!(lines.iter().any(|l| l.contains("delete")), "{logged}");
 }
 
@@ -309,33 +387,58 @@ async fn custom_runtime_wrapper_is_used() {
 async fn failing_runtime_reports_stderr_and_leaves_nothing() {
     let _runc = need_runc!();
     let env = Env::new();
-    let bad = script(env.tmp.path(), "bad_runtime", "#!/bin/sh\necho \"bad runtime says no to $*\" >&2\nexit 3\n");
+    let bad = script(
+        env.tmp.path(),
+        "bad_runtime",
+        "#!/bin/sh\necho \"bad runtime says no to $*\" >&2\nexit 3\n",
+    );
     let cfg = env.config(
-        RuntimeEntry { name: "bad".into(), path: bad, runtime_args: vec![] },
+        RuntimeEntry {
+            name: "bad".into(),
+            path: bad,
+            runtime_args: vec![],
+        },
         r#"{"Cmd":["true"]}"#,
     );
-    let err = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap_err();
+    let err = ShimClient::create(Path::new(SHIM_EXE), cfg)
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, RuntimeError::RuntimeFailed(_)), "{err:?}");
-    assert!(msg.contains("bad runtime says no to") && msg.contains("create"), "{msg}");
+    assert!(
+        msg.contains("bad runtime says no to") && msg.contains("create"),
+        "{msg}"
+    );
     assert!(!env.state_dir().exists(), "state dir left behind");
 
     // A binary that does not exist.
     let cfg = env.config(
-        RuntimeEntry { name: "gone".into(), path: "/nonexistent/runtime".into(), runtime_args: vec![] },
+        RuntimeEntry {
+            name: "gone".into(),
+            path: "/nonexistent/runtime".into(),
+            runtime_args: vec![],
+        },
         r#"{"Cmd":["true"]}"#,
     );
-    let msg = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap_err().to_string();
+    let msg = ShimClient::create(Path::new(SHIM_EXE), cfg)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("/nonexistent/runtime"), "{msg}");
     assert!(!env.state_dir().exists());
 
     // runc itself failing: the command is not in the rootfs.
     let cfg = env.config(runc_entry(runc_path()), r#"{"Cmd":["/no/such/cmd"]}"#);
-    let msg = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap_err().to_string();
+    let msg = ShimClient::create(Path::new(SHIM_EXE), cfg)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("/no/such/cmd"), "{msg}");
     assert!(!env.state_dir().exists());
     assert!(!runc_state_exists(&env), "runc state left behind");
-    assert!(!Path::new("/sys/fs/cgroup/pids/berth").join(&env.id).exists());
+    assert!(!Path::new("/sys/fs/cgroup/pids/berth")
+        .join(&env.id)
+        .exists());
 }
 
 #[tokio::test]
@@ -369,7 +472,10 @@ async fn shim_outlives_its_client_and_is_found_again() {
         assert!(kb < 8 * 1024, "shim RSS {kb} kB");
         // Let the container get to its `read` before we re-attach.
         for _ in 0..200 {
-            if std::fs::read_to_string(env.log_path()).unwrap_or_default().contains("before") {
+            if std::fs::read_to_string(env.log_path())
+                .unwrap_or_default()
+                .contains("before")
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -377,7 +483,9 @@ async fn shim_outlives_its_client_and_is_found_again() {
         // The client (the "daemon") goes away here.
     }
     let again = ShimClient::open(&env.state_dir()).await.unwrap();
-    assert!(matches!(again.status().await.unwrap(), berth_runtime::client::ShimStatus::Running(p) if p > 0));
+    assert!(
+        matches!(again.status().await.unwrap(), berth_runtime::client::ShimStatus::Running(p) if p > 0)
+    );
     let mut a = again.attach(true, true, false).await.unwrap();
     a.input.write_all(b"go\n").await.unwrap();
     assert_eq!(again.wait().await.unwrap().exit_code, 7);
@@ -390,11 +498,18 @@ async fn shim_outlives_its_client_and_is_found_again() {
         s => panic!("{s:?}"),
     }
     assert_eq!(late.wait().await.unwrap().exit_code, 7);
-    let got: Vec<_> = logs::read_entries(&env.log_path(), &LogOptions { stdout: true, stderr: true, ..Default::default() })
-        .unwrap()
-        .into_iter()
-        .map(|e| String::from_utf8(e.log).unwrap())
-        .collect();
+    let got: Vec<_> = logs::read_entries(
+        &env.log_path(),
+        &LogOptions {
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .into_iter()
+    .map(|e| String::from_utf8(e.log).unwrap())
+    .collect();
     assert_eq!(got, vec!["before\n", "after\n"]);
     // The shim exits right after answering its waiters.
     let mut gone = false;
@@ -420,7 +535,13 @@ async fn log_rotation_and_follow() {
     cfg.log_max_size = Some(2000);
     cfg.log_max_file = 3;
     let client = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
-    let mut rx = client.logs(LogOptions { stdout: true, stderr: true, follow: true, tail: Some(0), ..Default::default() });
+    let mut rx = client.logs(LogOptions {
+        stdout: true,
+        stderr: true,
+        follow: true,
+        tail: Some(0),
+        ..Default::default()
+    });
     client.start().await.unwrap();
     let mut followed = Vec::new();
     let collect = async {
@@ -428,7 +549,9 @@ async fn log_rotation_and_follow() {
             followed.push(String::from_utf8(e.unwrap().log).unwrap());
         }
     };
-    tokio::time::timeout(Duration::from_secs(20), collect).await.expect("follow did not end");
+    tokio::time::timeout(Duration::from_secs(20), collect)
+        .await
+        .expect("follow did not end");
     assert_eq!(client.wait().await.unwrap().exit_code, 0);
     assert_eq!(followed.last().map(String::as_str), Some("last\n"));
     let files = logs::log_files(&env.log_path());
@@ -437,9 +560,28 @@ async fn log_rotation_and_follow() {
         let len = std::fs::metadata(f).unwrap().len();
         assert!(len <= 2000, "{} is {len} bytes", f.display());
     }
-    let kept = logs::read_entries(&env.log_path(), &LogOptions { stdout: true, stderr: true, ..Default::default() }).unwrap();
+    let kept = logs::read_entries(
+        &env.log_path(),
+        &LogOptions {
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(kept.len() < 301 && kept.len() > 20);
-    let tail = logs::read_entries(&env.log_path(), &LogOptions { stdout: true, tail: Some(2), ..Default::default() }).unwrap();
-    let tail: Vec<_> = tail.into_iter().map(|e| String::from_utf8(e.log).unwrap()).collect();
+    let tail = logs::read_entries(
+        &env.log_path(),
+        &LogOptions {
+            stdout: true,
+            tail: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let tail: Vec<_> = tail
+        .into_iter()
+        .map(|e| String::from_utf8(e.log).unwrap())
+        .collect();
     assert_eq!(tail, vec!["line-299\n", "last\n"]);
 }

@@ -206,7 +206,10 @@ pub struct BindOptions {
     pub non_recursive: Option<bool>,
     #[serde(rename = "CreateMountpoint", skip_serializing_if = "Option::is_none")]
     pub create_mountpoint: Option<bool>,
-    #[serde(rename = "ReadOnlyNonRecursive", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ReadOnlyNonRecursive",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub read_only_non_recursive: Option<bool>,
     #[serde(
         rename = "ReadOnlyForceRecursive",
@@ -715,7 +718,11 @@ pub struct Port {
     pub ip: String,
     #[serde(rename = "PrivatePort")]
     pub private_port: u16,
-    #[serde(rename = "PublicPort", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PublicPort",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub public_port: Option<u16>,
     #[serde(rename = "Type")]
     pub typ: String,
@@ -726,7 +733,11 @@ pub struct Port {
 pub struct SummaryHostConfig {
     #[serde(rename = "NetworkMode")]
     pub network_mode: String,
-    #[serde(rename = "Annotations", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Annotations",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
