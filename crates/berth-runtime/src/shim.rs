@@ -171,6 +171,7 @@ pub fn main_from_args(args: Vec<OsString>) -> i32 {
 /// New session, stdio away from the daemon's pipes, subreaper.
 fn daemonize(cfg: &ShimConfig) -> io::Result<()> {
     nix::unistd::setsid().map_err(io::Error::from)?;
+    std::env::set_current_dir("/")?;
     let devnull = OpenOptions::new()
         .read(true)
         .write(true)
@@ -376,6 +377,38 @@ fn run(cfg: ShimConfig, mut status: File) -> i32 {
             0
         }
     }
+}
+
+/// Whether the kernel's OOM killer struck in the container's cgroup (read
+/// before `runtime delete` removes it): `oom_kill` in cgroup v2's
+/// memory.events or v1's memory.oom_control.
+fn oom_killed(bundle: &Path) -> bool {
+    let Ok(data) = fs::read(bundle.join("config.json")) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&data) else {
+        return false;
+    };
+    let Some(cg) = v["linux"]["cgroupsPath"].as_str() else {
+        return false;
+    };
+    let cg = cg.trim_start_matches('/');
+    let candidates = [
+        (format!("/sys/fs/cgroup/{cg}/memory.events"), "oom_kill "),
+        (
+            format!("/sys/fs/cgroup/memory/{cg}/memory.oom_control"),
+            "oom_kill ",
+        ),
+    ];
+    candidates.iter().any(|(file, key)| {
+        fs::read_to_string(file).is_ok_and(|text| {
+            text.lines().any(|l| {
+                l.strip_prefix(key)
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                    .is_some_and(|n| n > 0)
+            })
+        })
+    })
 }
 
 fn cleanup_files(cfg: &ShimConfig) {
@@ -950,6 +983,9 @@ impl Shim {
             });
         }
         self.log = None;
+        if let Some(rec) = self.exit.as_mut() {
+            rec.oom_killed = oom_killed(&self.cfg.bundle);
+        }
         let rec = self.exit.clone().unwrap_or(ExitRecord {
             exit_code: 255,
             finished_at: timefmt::format_nanos(now),

@@ -585,3 +585,118 @@ async fn log_rotation_and_follow() {
         .collect();
     assert_eq!(tail, vec!["line-299\n", "last\n"]);
 }
+
+/// Runs a container to completion and returns (exit, stdout+stderr from the log).
+async fn run_to_end(env: &Env, request: &str) -> (berth_runtime::ExitStatus, String) {
+    let cfg = env.config(runc_entry(runc_path()), request);
+    let client = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
+    client.start().await.unwrap();
+    let st = client.wait().await.unwrap();
+    let text: String = logs::read_entries(
+        &env.log_path(),
+        &LogOptions {
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .into_iter()
+    .map(|e| String::from_utf8(e.log).unwrap())
+    .collect();
+    (st, text)
+}
+
+#[tokio::test]
+async fn spec_settings_take_effect_in_the_container() {
+    let _ = need_runc!();
+    let env = Env::new();
+    let (st, out) = run_to_end(
+        &env,
+        r#"{"Cmd":["sh","-c","id; hostname; grep CapBnd /proc/self/status; touch /x || echo ro-ok; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; unshare -n true || echo unshare-denied; ip link 2>/dev/null | grep -c '^[0-9]'; grep NoNewPrivs /proc/self/status; echo $HOME"],
+            "User":"nobody","Hostname":"box",
+            "HostConfig":{"ReadonlyRootfs":true,"PidsLimit":50,"Memory":67108864,
+                          "SecurityOpt":["no-new-privileges"]}}"#,
+    )
+    .await;
+    assert_eq!(st.exit_code, 0, "{out}");
+    assert!(
+        out.contains("uid=65534(nobody) gid=65534(nogroup)"),
+        "{out}"
+    );
+    assert!(out.contains("\nbox\n"), "{out}");
+    // dockerd's default bounding set.
+    assert!(out.contains("CapBnd:\t00000000a80425fb"), "{out}");
+    assert!(out.contains("ro-ok"), "{out}");
+    assert!(out.contains("\n50\n"), "{out}");
+    assert!(out.contains("unshare-denied"), "{out}");
+    // Loopback only.
+    assert!(out.contains("\n1\n"), "{out}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+    assert!(out.contains("/home"), "{out}");
+}
+
+#[tokio::test]
+async fn seccomp_default_unconfined_and_custom_profiles() {
+    let _ = need_runc!();
+    let probe =
+        "grep Seccomp: /proc/self/status; mkdir /tmp/d && echo mkdir-ok || echo mkdir-denied";
+    // Default: a filter is installed; mkdir is allowed.
+    let env = Env::new();
+    let (_, out) = run_to_end(&env, &format!(r#"{{"Cmd":["sh","-c","{probe}"]}}"#)).await;
+    assert!(
+        out.contains("Seccomp:\t2") && out.contains("mkdir-ok"),
+        "{out}"
+    );
+    // unconfined: no filter.
+    let env = Env::new();
+    let (_, out) = run_to_end(
+        &env,
+        &format!(r#"{{"Cmd":["sh","-c","{probe}"],"HostConfig":{{"SecurityOpt":["seccomp=unconfined"]}}}}"#),
+    )
+    .await;
+    assert!(out.contains("Seccomp:\t0"), "{out}");
+    // A Docker-format profile (what the CLI sends for seccomp=FILE) that denies mkdir.
+    let profile = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+    });
+    let req = serde_json::json!({
+        "Cmd": ["sh", "-c", probe],
+        "HostConfig": {"SecurityOpt": [format!("seccomp={profile}")]}
+    });
+    let env = Env::new();
+    let (_, out) = run_to_end(&env, &req.to_string()).await;
+    assert!(
+        out.contains("Seccomp:\t2") && out.contains("mkdir-denied"),
+        "{out}"
+    );
+    // Without SYS_ADMIN, unshare is refused; with it, the profile lets it through.
+    let env = Env::new();
+    let (_, out) = run_to_end(
+        &env,
+        r#"{"Cmd":["sh","-c","unshare -m true && echo allowed || echo blocked"]}"#,
+    )
+    .await;
+    assert!(out.contains("blocked"), "{out}");
+    let env = Env::new();
+    let (_, out) = run_to_end(
+        &env,
+        r#"{"Cmd":["sh","-c","unshare -m true && echo allowed || echo blocked"],"HostConfig":{"CapAdd":["SYS_ADMIN"]}}"#,
+    )
+    .await;
+    assert!(out.contains("allowed"), "{out}");
+}
+
+#[tokio::test]
+async fn oom_kill_is_recorded() {
+    let _ = need_runc!();
+    let env = Env::new();
+    let (st, out) = run_to_end(
+        &env,
+        r#"{"Cmd":["tail","/dev/zero"],"HostConfig":{"Memory":8388608,"MemorySwap":8388608}}"#,
+    )
+    .await;
+    assert_eq!(st.exit_code, 137, "{out}");
+    assert!(st.oom_killed, "{st:?}");
+}
