@@ -76,6 +76,9 @@ pub struct ExitRecord {
     pub oom_killed: bool,
 }
 
+/// How long `runtime create` may take before the shim gives up on it.
+pub const CREATE_TIMEOUT: Duration = Duration::from_secs(120);
+
 pub const CONFIG_FILE: &str = "shim.json";
 pub const SOCKET_FILE: &str = "shim.sock";
 pub const SHIM_PID_FILE: &str = "shim.pid";
@@ -83,7 +86,97 @@ pub const INIT_PID_FILE: &str = "init.pid";
 pub const CONSOLE_SOCKET_FILE: &str = "console.sock";
 pub const SHIM_LOG_FILE: &str = "shim.log";
 
+/// Where berthd keeps one container's files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerPaths {
+    /// `<exec-root>/containers/<id>`: shim socket, pid files, shim.json, shim.log.
+    pub state_dir: PathBuf,
+    /// `<exec-root>/containers/<id>/bundle`: config.json (regenerated at each start).
+    pub bundle: PathBuf,
+    /// `<exec-root>/runtime-<runtime name>`: the runtime's `--root`.
+    pub runtime_root: PathBuf,
+    /// `<data-root>/containers/<id>/<id>-json.log`, as dockerd names it.
+    pub log_path: PathBuf,
+    /// `<data-root>/containers/<id>/exit.json`.
+    pub exit_file: PathBuf,
+}
+
+impl ContainerPaths {
+    pub fn new(exec_root: &Path, data_root: &Path, id: &str, runtime_name: &str) -> Self {
+        let state_dir = exec_root.join("containers").join(id);
+        let data_dir = data_root.join("containers").join(id);
+        ContainerPaths {
+            bundle: state_dir.join("bundle"),
+            state_dir,
+            runtime_root: exec_root.join(format!("runtime-{runtime_name}")),
+            log_path: data_dir.join(format!("{id}-json.log")),
+            exit_file: data_dir.join("exit.json"),
+        }
+    }
+}
+
+/// Writes `spec` as `<bundle>/config.json` (atomically).
+pub fn write_bundle(bundle: &Path, spec: &oci_spec::runtime::Spec) -> io::Result<()> {
+    let data = serde_json::to_vec_pretty(spec).map_err(io::Error::other)?;
+    berth_core::atomic::write_atomic(&bundle.join("config.json"), &data)
+}
+
 impl ShimConfig {
+    /// A shim config from dockerd-style paths, a registry entry and the
+    /// container's Config / HostConfig (Tty, OpenStdin, StdinOnce,
+    /// ConsoleSize, LogConfig `max-size` / `max-file`).
+    pub fn for_container(
+        id: &str,
+        runtime: RuntimeEntry,
+        paths: &ContainerPaths,
+        config: &berth_types::container::ContainerConfig,
+        host_config: &berth_types::container::HostConfig,
+    ) -> Result<ShimConfig, crate::RuntimeError> {
+        let lc = &host_config.log_config;
+        let log_path = match lc.typ.as_str() {
+            "" | "json-file" => Some(paths.log_path.clone()),
+            "none" => None,
+            other => {
+                return Err(crate::RuntimeError::InvalidParameter(format!(
+                    "logging driver {other:?} is not supported (json-file or none)"
+                )))
+            }
+        };
+        let log_max_size = match lc.config.get("max-size") {
+            Some(s) => Some(crate::logs::parse_size(s).ok_or_else(|| {
+                crate::RuntimeError::InvalidParameter(format!("invalid max-size {s:?}"))
+            })?),
+            None => None,
+        };
+        let log_max_file = match lc.config.get("max-file") {
+            Some(s) => s.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                crate::RuntimeError::InvalidParameter(format!("invalid max-file {s:?}"))
+            })?,
+            None => 1,
+        };
+        let cs = &host_config.console_size;
+        Ok(ShimConfig {
+            id: id.to_string(),
+            bundle: paths.bundle.clone(),
+            runtime,
+            runtime_root: paths.runtime_root.clone(),
+            state_dir: paths.state_dir.clone(),
+            log_path,
+            log_max_size,
+            log_max_file,
+            exit_file: paths.exit_file.clone(),
+            tty: config.tty,
+            open_stdin: config.open_stdin,
+            stdin_once: config.stdin_once,
+            console_size: (cs.len() == 2 && cs[0] > 0 && cs[1] > 0).then(|| {
+                (
+                    cs[0].min(u16::MAX as u32) as u16,
+                    cs[1].min(u16::MAX as u32) as u16,
+                )
+            }),
+        })
+    }
+
     pub fn socket_path(&self) -> PathBuf {
         self.state_dir.join(SOCKET_FILE)
     }
@@ -532,10 +625,21 @@ fn create(cfg: &ShimConfig) -> Result<Created, String> {
             }
         }
     };
+    let deadline = Instant::now() + CREATE_TIMEOUT;
     let status = loop {
         drain(&mut captured, &mut chunk);
         match child.try_wait() {
             Ok(Some(st)) => break st,
+            Ok(None) if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                drain(&mut captured, &mut chunk);
+                return Err(format!(
+                    "runtime create did not finish within {}s: {}",
+                    CREATE_TIMEOUT.as_secs(),
+                    String::from_utf8_lossy(&captured).trim()
+                ));
+            }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => return Err(format!("waiting for runtime: {e}")),
         }

@@ -4,7 +4,7 @@
 
 use berth_runtime::logs::{self, LogOptions};
 use berth_runtime::registry::{find_in_path, RuntimeEntry};
-use berth_runtime::shim::ShimConfig;
+use berth_runtime::shim::{write_bundle, ContainerPaths, ShimConfig};
 use berth_runtime::spec::{self, SpecOptions};
 use berth_runtime::{RuntimeError, ShimClient};
 use berth_types::container::ContainerCreateRequest;
@@ -94,44 +94,32 @@ impl Env {
     fn p(&self, s: &str) -> PathBuf {
         self.tmp.path().join(s)
     }
+    fn paths(&self) -> ContainerPaths {
+        ContainerPaths::new(&self.p("exec"), &self.p("data"), &self.id, "test")
+    }
     fn runtime_root(&self) -> PathBuf {
-        self.p("runtime-root")
+        self.paths().runtime_root
     }
     fn state_dir(&self) -> PathBuf {
-        self.p("state")
+        self.paths().state_dir
     }
     fn log_path(&self) -> PathBuf {
-        self.p("data/ctr-json.log")
+        self.paths().log_path
     }
 
     /// Writes the bundle for a create-request JSON and returns the shim config.
     fn config(&self, runtime: RuntimeEntry, request: &str) -> ShimConfig {
         let req = ContainerCreateRequest::from_json(request.as_bytes()).unwrap();
+        let paths = self.paths();
         let opts = SpecOptions {
             id: self.id.clone(),
             rootfs: self.p("rootfs"),
+            init_path: spec::find_init_binary(),
             ..Default::default()
         };
         let spec = spec::build_spec(&req.config, &req.host_config, &opts).unwrap();
-        let bundle = self.p("bundle");
-        std::fs::create_dir_all(&bundle).unwrap();
-        spec.save(bundle.join("config.json")).unwrap();
-        let cs = &req.host_config.console_size;
-        ShimConfig {
-            id: self.id.clone(),
-            bundle,
-            runtime,
-            runtime_root: self.runtime_root(),
-            state_dir: self.state_dir(),
-            log_path: Some(self.log_path()),
-            log_max_size: None,
-            log_max_file: 1,
-            exit_file: self.p("data/exit.json"),
-            tty: req.config.tty,
-            open_stdin: req.config.open_stdin,
-            stdin_once: req.config.stdin_once,
-            console_size: (cs.len() == 2).then(|| (cs[0] as u16, cs[1] as u16)),
-        }
+        write_bundle(&paths.bundle, &spec).unwrap();
+        ShimConfig::for_container(&self.id, runtime, &paths, &req.config, &req.host_config).unwrap()
     }
 }
 
@@ -528,12 +516,12 @@ async fn shim_outlives_its_client_and_is_found_again() {
 async fn log_rotation_and_follow() {
     let runc = need_runc!();
     let env = Env::new();
-    let mut cfg = env.config(
+    let cfg = env.config(
         runc_entry(runc),
-        r#"{"Cmd":["sh","-c","i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done; sleep 0.3; echo last"]}"#,
+        r#"{"Cmd":["sh","-c","i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done; sleep 0.3; echo last"],
+            "HostConfig":{"LogConfig":{"Type":"json-file","Config":{"max-size":"2000","max-file":"3"}}}}"#,
     );
-    cfg.log_max_size = Some(2000);
-    cfg.log_max_file = 3;
+    assert_eq!((cfg.log_max_size, cfg.log_max_file), (Some(2000), 3));
     let client = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
     let mut rx = client.logs(LogOptions {
         stdout: true,
@@ -699,4 +687,49 @@ async fn oom_kill_is_recorded() {
     .await;
     assert_eq!(st.exit_code, 137, "{out}");
     assert!(st.oom_killed, "{st:?}");
+}
+
+#[tokio::test]
+async fn init_pause_resume_and_kill_before_start() {
+    let runc = need_runc!();
+    if spec::find_init_binary().is_none() {
+        eprintln!("skipped: no docker-init / tini-static");
+        return;
+    }
+    // --init: docker-init is pid 1 and reaps; the command's exit code comes through.
+    let env = Env::new();
+    let (st, out) = run_to_end(&env, r#"{"Cmd":["sh","-c","cat /proc/1/cmdline | tr '\\0' ' '; exit 5"],"HostConfig":{"Init":true}}"#).await;
+    assert_eq!(st.exit_code, 5, "{out}");
+    assert!(out.starts_with("/sbin/docker-init -- sh"), "{out}");
+
+    // pause / resume through the runtime.
+    let env = Env::new();
+    let cfg = env.config(runc_entry(runc.clone()), r#"{"Cmd":["sleep","100"]}"#);
+    let client = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
+    client.start().await.unwrap();
+    let state = |want: &'static str| {
+        let out = std::process::Command::new(&runc)
+            .arg("--root")
+            .arg(env.runtime_root())
+            .args(["state", &env.id])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["status"], want);
+    };
+    client.pause().await.unwrap();
+    state("paused");
+    client.resume().await.unwrap();
+    state("running");
+    client.kill(libc::SIGKILL).await.unwrap();
+    assert_eq!(client.wait().await.unwrap().exit_code, 137);
+
+    // A created, never started container can be killed and is cleaned up.
+    let env = Env::new();
+    let cfg = env.config(runc_entry(runc), r#"{"Cmd":["true"]}"#);
+    let client = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
+    client.kill(libc::SIGKILL).await.unwrap();
+    assert_eq!(client.wait().await.unwrap().exit_code, 137);
+    assert!(!runc_state_exists(&env));
+    client.cleanup().await.unwrap();
 }
