@@ -387,11 +387,10 @@ impl ShimClient {
             let p = path.clone();
             let o = opts.clone();
             tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-                use std::os::unix::fs::MetadataExt;
-                // Snapshot size/inode first so nothing written afterwards is missed.
+                // Snapshot size/identity first so nothing written afterwards is missed.
                 let (size, ino) = std::fs::metadata(&p)
-                    .map(|m| (m.len(), m.ino()))
-                    .unwrap_or((0, 0));
+                    .map(|m| (m.len(), file_id(&m)))
+                    .unwrap_or((0, (0, 0)));
                 let all = logs::read_entries_limited(&p, &o, Some(size))?;
                 Ok((all, size, ino))
             })
@@ -431,47 +430,69 @@ impl ShimClient {
     }
 
     /// Sends the entries appended to the live log since `offset`, following
-    /// a rotation. Returns whether anything was read.
+    /// rotations (however many happened since the last look, as long as the
+    /// file we were reading still exists as `PATH.N`). Returns whether
+    /// anything was read.
     async fn read_appended(
         &self,
         path: &Path,
         offset: &mut u64,
-        ino: &mut u64,
+        ino: &mut (u64, i128),
         pending: &mut Vec<u8>,
         opts: &LogOptions,
         tx: &mpsc::Sender<std::io::Result<LogEntry>>,
     ) -> std::io::Result<bool> {
-        use std::os::unix::fs::MetadataExt;
         let md = match tokio::fs::metadata(path).await {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e),
         };
-        let mut read_from: Vec<(PathBuf, u64)> = Vec::new();
-        if md.ino() != *ino && *ino != 0 {
-            // Rotated: finish the old file (now PATH.1), then start the new one.
-            let mut old = path.as_os_str().to_owned();
-            old.push(".1");
-            read_from.push((PathBuf::from(old), *offset));
-            read_from.push((path.to_path_buf(), 0));
-        } else if md.len() > *offset {
-            read_from.push((path.to_path_buf(), *offset));
-        } else if md.len() < *offset {
-            // Truncated (max-file 1).
-            read_from.push((path.to_path_buf(), 0));
+        // (file, start offset) to read, oldest first.
+        let mut plan: Vec<(PathBuf, u64)> = Vec::new();
+        if file_id(&md) == *ino || ino.0 == 0 {
+            if md.len() < *offset {
+                *offset = 0; // truncated in place (max-file 1)
+                pending.clear();
+            }
+            plan.push((path.to_path_buf(), *offset));
+        } else {
+            let files = logs::log_files(path);
+            let mut found = None;
+            for (i, f) in files.iter().enumerate() {
+                if let Ok(m) = tokio::fs::metadata(f).await {
+                    if file_id(&m) == *ino {
+                        found = Some(i);
+                    }
+                }
+            }
+            if let Some(i) = found {
+                plan.push((files[i].clone(), *offset));
+                for f in &files[i + 1..] {
+                    plan.push((f.clone(), 0));
+                }
+            } else {
+                pending.clear();
+                plan.push((path.to_path_buf(), 0));
+            }
+            // The live file is the last entry of `files` (or was added above).
+            if plan.last().map(|(p, _)| p.as_path()) != Some(path) {
+                plan.push((path.to_path_buf(), 0));
+            }
         }
-        *ino = md.ino();
         let mut any = false;
-        for (p, from) in read_from {
+        for (p, from) in plan {
             let Ok(mut f) = tokio::fs::File::open(&p).await else {
                 continue;
             };
+            let fmd = f.metadata().await?;
             f.seek(SeekFrom::Start(from)).await?;
             let mut data = Vec::new();
             f.read_to_end(&mut data).await?;
             if p == path {
+                *ino = file_id(&fmd);
                 *offset = from + data.len() as u64;
             }
+            any |= !data.is_empty();
             pending.extend_from_slice(&data);
             while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=pos).collect();
@@ -479,18 +500,22 @@ impl ShimClient {
                     if opts.until.is_some_and(|u| e.time > u) {
                         continue;
                     }
-                    if opts.wants(&e) {
-                        any = true;
-                        if tx.send(Ok(e)).await.is_err() {
-                            return Ok(true);
-                        }
+                    if opts.wants(&e) && tx.send(Ok(e)).await.is_err() {
+                        return Ok(true);
                     }
                 }
             }
-            any |= !data.is_empty();
         }
         Ok(any)
     }
+}
+
+/// A log file's identity: inode and birth time (inodes of rotated-away
+/// files are reused at once on ext4).
+fn file_id(md: &std::fs::Metadata) -> (u64, i128) {
+    use std::os::unix::fs::MetadataExt;
+    let born = md.created().map(timefmt::system_time_nanos).unwrap_or(0);
+    (md.ino(), born)
 }
 
 fn parse_status(a: &str) -> Result<ShimStatus> {

@@ -733,3 +733,35 @@ async fn init_pause_resume_and_kill_before_start() {
     assert!(!runc_state_exists(&env));
     client.cleanup().await.unwrap();
 }
+
+#[tokio::test]
+async fn follow_loses_nothing_across_rotations() {
+    let runc = need_runc!();
+    let env = Env::new();
+    let cfg = env.config(
+        runc_entry(runc),
+        r#"{"Cmd":["sh","-c","i=0; while [ $i -lt 60 ]; do echo follow-line-number-$i; i=$((i+1)); usleep 20000; done"],
+            "HostConfig":{"LogConfig":{"Type":"json-file","Config":{"max-size":"500","max-file":"5"}}}}"#,
+    );
+    let client = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
+    let mut rx = client.logs(LogOptions {
+        stdout: true,
+        stderr: true,
+        follow: true,
+        ..Default::default()
+    });
+    client.start().await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(e) = rx.recv().await {
+            got.push(String::from_utf8(e.unwrap().log).unwrap());
+        }
+    })
+    .await
+    .expect("follow did not end");
+    let want: Vec<String> = (0..60)
+        .map(|i| format!("follow-line-number-{i}\n"))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(logs::log_files(&env.log_path()).len(), 5);
+}
