@@ -74,6 +74,13 @@ impl ShimClient {
                 "creating {}",
                 cfg.state_dir.display()
             )))?;
+        // A previous run's exit record would read as this run's exit.
+        match tokio::fs::remove_file(&cfg.exit_file).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(RuntimeError::io("removing the previous exit record")(e))
+            }
+            _ => {}
+        }
         let data = serde_json::to_vec_pretty(&cfg)?;
         berth_core::atomic::write_atomic(&cfg.state_dir.join(CONFIG_FILE), &data)
             .map_err(RuntimeError::io("writing shim config"))?;
@@ -332,6 +339,30 @@ impl ShimClient {
                 }
                 e => e,
             })
+    }
+
+    /// `docker stop`: sends `signal` (the container's StopSignal, SIGTERM by
+    /// default), waits up to `timeout`, then SIGKILLs. A negative timeout
+    /// waits forever, as dockerd does for `-t -1`.
+    pub async fn stop(&self, signal: i32, timeout: Option<Duration>) -> Result<ExitStatus> {
+        match self.kill(signal).await {
+            Ok(()) | Err(RuntimeError::NotRunning(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let waited = match timeout {
+            None => Ok(self.wait().await),
+            Some(t) => tokio::time::timeout(t, self.wait()).await,
+        };
+        match waited {
+            Ok(r) => r,
+            Err(_) => {
+                match self.kill(libc::SIGKILL).await {
+                    Ok(()) | Err(RuntimeError::NotRunning(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                self.wait().await
+            }
+        }
     }
 
     pub async fn pause(&self) -> Result<()> {

@@ -703,6 +703,12 @@ pub fn parse_security_opts(opts: &[String]) -> Result<SecurityOptions> {
     Ok(out)
 }
 
+/// Whether the host runs the unified cgroup v2 hierarchy only (then
+/// dockerd gives containers a private cgroup namespace by default).
+pub fn host_is_cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
 /// Where `--init` finds its init: docker-init or tini-static on PATH or
 /// in the usual libexec places.
 pub fn find_init_binary() -> Option<PathBuf> {

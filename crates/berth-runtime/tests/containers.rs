@@ -313,6 +313,26 @@ async fn kill_delivers_signals() {
     // Killing an exited container is "not running".
     assert!(client.kill(libc::SIGKILL).await.is_err());
 
+    // stop: the signal is ignored by pid 1, so the timeout escalates to SIGKILL.
+    let env3 = Env::new();
+    let cfg = env3.config(runc_entry(runc_path()), r#"{"Cmd":["sleep","100"]}"#);
+    let client3 = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
+    client3.start().await.unwrap();
+    let t0 = std::time::Instant::now();
+    let st = client3
+        .stop(libc::SIGTERM, Some(Duration::from_millis(500)))
+        .await
+        .unwrap();
+    assert_eq!(st.exit_code, 137);
+    assert!(t0.elapsed() >= Duration::from_millis(500));
+    // Starting it again (a new shim run) does not see the old exit record.
+    client3.cleanup().await.unwrap();
+    let cfg = env3.config(runc_entry(runc_path()), r#"{"Cmd":["sh","-c","exit 4"]}"#);
+    let client3 = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
+    assert!(client3.exit_status().is_none());
+    client3.start().await.unwrap();
+    assert_eq!(client3.wait().await.unwrap().exit_code, 4);
+
     // SIGKILL → 137.
     let env2 = Env::new();
     let cfg = env2.config(runc_entry(runc_path()), r#"{"Cmd":["sleep","100"]}"#);
