@@ -195,6 +195,13 @@ impl ShimConfig {
     }
 }
 
+/// Writes one answer line to stdout (the daemon), ignoring a closed pipe.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let _ = writeln!(io::stdout(), $($t)*);
+    }};
+}
+
 /// Entry point of `berthd shim STATE_DIR`. `args` are the arguments after
 /// `shim` (a leading "shim" is skipped too). Must run before any thread is
 /// started. Returns the process exit code.
@@ -204,13 +211,13 @@ pub fn main_from_args(args: Vec<OsString>) -> i32 {
         it.next();
     }
     let Some(state_dir) = it.next().map(PathBuf::from) else {
-        eprintln!("usage: berthd shim STATE_DIR");
+        let _ = writeln!(io::stderr(), "usage: berthd shim STATE_DIR");
         return 2;
     };
     let cfg = match ShimConfig::load(&state_dir) {
         Ok(c) => c,
         Err(e) => {
-            println!(
+            say!(
                 "ERR cannot read shim config in {}: {e}",
                 state_dir.display()
             );
@@ -220,7 +227,7 @@ pub fn main_from_args(args: Vec<OsString>) -> i32 {
     let (status_r, status_w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(p) => p,
         Err(e) => {
-            println!("ERR pipe: {e}");
+            say!("ERR pipe: {e}");
             return 1;
         }
     };
@@ -228,7 +235,7 @@ pub fn main_from_args(args: Vec<OsString>) -> i32 {
     // the child may run arbitrary code after fork.
     match unsafe { nix::unistd::fork() } {
         Err(e) => {
-            println!("ERR fork: {e}");
+            say!("ERR fork: {e}");
             1
         }
         Ok(nix::unistd::ForkResult::Parent { .. }) => {
@@ -238,8 +245,10 @@ pub fn main_from_args(args: Vec<OsString>) -> i32 {
             if msg.is_empty() {
                 msg = "ERR shim exited before reporting a status".into();
             }
-            print!("{msg}");
-            let _ = io::stdout().flush();
+            // The daemon may be gone (killed mid-create): never panic on EPIPE.
+            let mut out = io::stdout();
+            let _ = out.write_all(msg.as_bytes());
+            let _ = out.flush();
             if msg.starts_with("OK") {
                 0
             } else {
@@ -425,7 +434,11 @@ struct Shim {
 }
 
 fn log_line(msg: &str) {
-    eprintln!("{} {msg}", timefmt::format_nanos(timefmt::now_nanos()));
+    let _ = writeln!(
+        io::stderr(),
+        "{} {msg}",
+        timefmt::format_nanos(timefmt::now_nanos())
+    );
 }
 
 /// The shim proper (in the daemonized child). Reports the create outcome on `status`.

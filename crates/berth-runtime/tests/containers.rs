@@ -785,3 +785,61 @@ async fn follow_loses_nothing_across_rotations() {
     assert_eq!(got, want);
     assert_eq!(logs::log_files(&env.log_path()).len(), 5);
 }
+
+#[tokio::test]
+async fn daemon_killed_with_sigkill_then_found_again() {
+    let runc = need_runc!();
+    let env = Env::new();
+    let cfg = env.config(
+        runc_entry(runc),
+        r#"{"Cmd":["sh","-c","echo one; sleep 1; echo two; sleep 1; echo three; exit 9"]}"#,
+    );
+    let cfg_file = env.p("daemon-config.json");
+    std::fs::write(&cfg_file, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let mut daemon = tokio::process::Command::new(SHIM_EXE)
+        .arg("daemon")
+        .arg(&cfg_file)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = tokio::io::BufReader::new(daemon.stdout.take().unwrap());
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::io::AsyncBufReadExt::read_line(&mut out, &mut line),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(line.starts_with("started "), "{line}");
+    // kill -9 the "daemon".
+    daemon.start_kill().unwrap();
+    daemon.wait().await.unwrap();
+    // A new "daemon" finds the container running, and its exit later.
+    let again = ShimClient::open(&env.state_dir()).await.unwrap();
+    let pid: i32 = line
+        .trim()
+        .strip_prefix("started ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        again.status().await.unwrap(),
+        berth_runtime::client::ShimStatus::Running(pid)
+    );
+    assert_eq!(again.pid(), pid);
+    let st = again.wait().await.unwrap();
+    assert_eq!(st.exit_code, 9);
+    let text: Vec<String> = logs::read_entries(
+        &env.log_path(),
+        &LogOptions {
+            stdout: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .into_iter()
+    .map(|e| String::from_utf8(e.log).unwrap())
+    .collect();
+    assert_eq!(text, vec!["one\n", "two\n", "three\n"]);
+}
