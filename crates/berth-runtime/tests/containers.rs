@@ -111,10 +111,26 @@ impl Env {
     fn config(&self, runtime: RuntimeEntry, request: &str) -> ShimConfig {
         let req = ContainerCreateRequest::from_json(request.as_bytes()).unwrap();
         let paths = self.paths();
+        let hostname = if req.config.hostname.is_empty() {
+            self.id[..12].to_string()
+        } else {
+            req.config.hostname.clone()
+        };
+        let data_dir = paths.exit_file.parent().unwrap().to_path_buf();
+        let etc = spec::write_etc_files(
+            &data_dir,
+            &spec::EtcFiles {
+                hostname: &hostname,
+                ..Default::default()
+            },
+            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        )
+        .unwrap();
         let opts = SpecOptions {
             id: self.id.clone(),
             rootfs: self.p("rootfs"),
             init_path: spec::find_init_binary(),
+            mounts: etc,
             ..Default::default()
         };
         let spec = spec::build_spec(&req.config, &req.host_config, &opts).unwrap();
@@ -621,7 +637,7 @@ async fn spec_settings_take_effect_in_the_container() {
     let env = Env::new();
     let (st, out) = run_to_end(
         &env,
-        r#"{"Cmd":["sh","-c","id; hostname; grep CapBnd /proc/self/status; touch /x || echo ro-ok; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; unshare -n true || echo unshare-denied; ip link 2>/dev/null | grep -c '^[0-9]'; grep NoNewPrivs /proc/self/status; echo $HOME"],
+        r#"{"Cmd":["sh","-c","id; hostname; grep CapBnd /proc/self/status; touch /x || echo ro-ok; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; unshare -n true || echo unshare-denied; ip link 2>/dev/null | grep -c '^[0-9]'; grep NoNewPrivs /proc/self/status; echo $HOME; cat /etc/hostname; grep -c localhost /etc/hosts"],
             "User":"nobody","Hostname":"box",
             "HostConfig":{"ReadonlyRootfs":true,"PidsLimit":50,"Memory":67108864,
                           "SecurityOpt":["no-new-privileges"]}}"#,
@@ -641,7 +657,7 @@ async fn spec_settings_take_effect_in_the_container() {
     // Loopback only.
     assert!(out.contains("\n1\n"), "{out}");
     assert!(out.contains("NoNewPrivs:\t1"), "{out}");
-    assert!(out.contains("/home"), "{out}");
+    assert!(out.contains("/home\nbox\n2\n"), "{out}");
 }
 
 #[tokio::test]
