@@ -485,15 +485,23 @@ async fn shim_outlives_its_client_and_is_found_again() {
         let (ppid, sid): (i32, i32) = (fields[1].parse().unwrap(), fields[3].parse().unwrap());
         assert_ne!(ppid, std::process::id() as i32);
         assert_eq!(sid, shim_pid, "shim is not a session leader");
-        let rss = std::fs::read_to_string(format!("/proc/{shim_pid}/status"))
+        let status = std::fs::read_to_string(format!("/proc/{shim_pid}/status")).unwrap();
+        let field = |name: &str| -> u64 {
+            let l = status.lines().find(|l| l.starts_with(name)).unwrap();
+            l.split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        let (rss, anon, file) = (field("VmRSS:"), field("RssAnon:"), field("RssFile:"));
+        let pss: u64 = std::fs::read_to_string(format!("/proc/{shim_pid}/smaps_rollup"))
             .unwrap()
             .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .unwrap()
-            .to_string();
-        println!("shim RSS while its container runs: {rss}");
-        let kb: u64 = rss.split_whitespace().nth(1).unwrap().parse().unwrap();
-        assert!(kb < 8 * 1024, "shim RSS {kb} kB");
+            .find(|l| l.starts_with("Pss:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0);
+        println!(
+            "shim memory while its container runs: VmRSS {rss} kB (RssAnon {anon} kB private, RssFile {file} kB shared text), Pss {pss} kB"
+        );
+        assert!(rss < 8 * 1024, "shim RSS {rss} kB");
+        assert!(anon < 1024, "shim private memory {anon} kB");
         // Let the container get to its `read` before we re-attach.
         for _ in 0..200 {
             if std::fs::read_to_string(env.log_path())
