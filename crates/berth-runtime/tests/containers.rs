@@ -191,8 +191,13 @@ async fn read_until(r: &mut (impl AsyncReadExt + Unpin), acc: &mut Vec<u8>, need
         .expect("timed out waiting for output");
 }
 
+/// The container's runc state or any of its cgroup directories.
 fn runc_state_exists(env: &Env) -> bool {
-    env.runtime_root().join(&env.id).exists()
+    let cgroups = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .any(|c| c.path().join("berth").join(&env.id).exists());
+    env.runtime_root().join(&env.id).exists() || cgroups
 }
 
 #[tokio::test]
@@ -784,8 +789,10 @@ async fn follow_loses_nothing_across_rotations() {
     let env = Env::new();
     let cfg = env.config(
         runc_entry(runc),
-        r#"{"Cmd":["sh","-c","i=0; while [ $i -lt 60 ]; do echo follow-line-number-$i; i=$((i+1)); usleep 20000; done"],
-            "HostConfig":{"LogConfig":{"Type":"json-file","Config":{"max-size":"500","max-file":"5"}}}}"#,
+        // ~85 bytes an entry: 40 entries rotate 3-4 times and all stay on
+        // disk, so only a follower bug (not lag) could lose lines.
+        r#"{"Cmd":["sh","-c","i=0; while [ $i -lt 40 ]; do echo follow-line-number-$i; i=$((i+1)); usleep 10000; done"],
+            "HostConfig":{"LogConfig":{"Type":"json-file","Config":{"max-size":"1000","max-file":"5"}}}}"#,
     );
     let client = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
     let mut rx = client.logs(LogOptions {
@@ -803,11 +810,12 @@ async fn follow_loses_nothing_across_rotations() {
     })
     .await
     .expect("follow did not end");
-    let want: Vec<String> = (0..60)
+    let want: Vec<String> = (0..40)
         .map(|i| format!("follow-line-number-{i}\n"))
         .collect();
     assert_eq!(got, want);
-    assert_eq!(logs::log_files(&env.log_path()).len(), 5);
+    assert!(logs::log_files(&env.log_path()).len() >= 3);
+    assert_eq!(client.wait().await.unwrap().exit_code, 0);
 }
 
 #[tokio::test]
