@@ -806,6 +806,13 @@ pub fn write_etc_files(
     Ok(mounts)
 }
 
+/// Whether memory+swap limits can be set (cgroup v1 needs swap accounting;
+/// v2 always has memory.swap.max below the root). Without it dockerd drops
+/// the swap limit rather than failing.
+pub fn swap_limit_supported() -> bool {
+    Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() || host_is_cgroup_v2()
+}
+
 /// Whether the host runs the unified cgroup v2 hierarchy only (then
 /// dockerd gives containers a private cgroup namespace by default).
 pub fn host_is_cgroup_v2() -> bool {
@@ -996,6 +1003,12 @@ pub fn build_spec_json(
     opts: &SpecOptions,
 ) -> Result<Value> {
     let mut args = argv(config)?;
+    if !config.working_dir.is_empty() && !config.working_dir.starts_with('/') {
+        return Err(RuntimeError::InvalidParameter(format!(
+            "the working directory '{}' is invalid, it needs to be an absolute path",
+            config.working_dir
+        )));
+    }
     let hostname = if config.hostname.is_empty() {
         opts.id.chars().take(12).collect()
     } else {
@@ -1153,7 +1166,9 @@ pub fn build_spec_json(
                 "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
             ));
         }
-        memory.insert("swap".into(), json!(swap));
+        if swap_limit_supported() {
+            memory.insert("swap".into(), json!(swap));
+        }
     }
     if hc.memory_reservation > 0 {
         memory.insert("reservation".into(), json!(hc.memory_reservation));
@@ -1168,7 +1183,18 @@ pub fn build_spec_json(
         resources.insert("memory".into(), Value::Object(memory));
     }
     let mut cpu = serde_json::Map::new();
+    if hc.nano_cpus < 0 {
+        return Err(RuntimeError::InvalidParameter(
+            "invalid value for NanoCpus: must be positive".into(),
+        ));
+    }
     if hc.nano_cpus > 0 {
+        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+        if hc.nano_cpus < 10_000_000 || hc.nano_cpus > ncpu * 1_000_000_000 {
+            return Err(RuntimeError::InvalidParameter(format!(
+                "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+            )));
+        }
         if hc.cpu_quota > 0 || hc.cpu_period > 0 {
             return Err(RuntimeError::InvalidParameter(
                 "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
@@ -1462,7 +1488,11 @@ mod tests {
         assert_eq!(v["hostname"], "box");
         assert_eq!(v["root"]["readonly"], true);
         let res = &v["linux"]["resources"];
-        assert_eq!(res["memory"], json!({"limit": 67108864, "swap": 134217728}));
+        if swap_limit_supported() {
+            assert_eq!(res["memory"], json!({"limit": 67108864, "swap": 134217728}));
+        } else {
+            assert_eq!(res["memory"], json!({"limit": 67108864}));
+        }
         assert_eq!(
             res["cpu"],
             json!({"period": 100000, "quota": 150000, "shares": 512})
@@ -1538,6 +1568,9 @@ mod tests {
             r#"{"Cmd":["x"],"HostConfig":{"Memory":1000}}"#,
             r#"{"Cmd":["x"],"HostConfig":{"SecurityOpt":["bogus"]}}"#,
             r#"{"Cmd":["x"],"HostConfig":{"Ulimits":[{"Name":"nope","Soft":1,"Hard":1}]}}"#,
+            r#"{"Cmd":["x"],"WorkingDir":"relative"}"#,
+            r#"{"Cmd":["x"],"HostConfig":{"NanoCpus":1000}}"#,
+            r#"{"Cmd":["x"],"HostConfig":{"NanoCpus":1000000000000}}"#,
         ] {
             let q = req(bad);
             let e = build_spec_json(&q.config, &q.host_config, &opts(r.path())).unwrap_err();
