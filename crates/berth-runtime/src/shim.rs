@@ -1053,6 +1053,10 @@ impl Shim {
                         self.reply(i, "OK\n");
                     }
                     Err(e) => {
+                        // Leave nothing half-started: end the created init so
+                        // the usual exit path records it and deletes the state.
+                        // SAFETY: kill(2) on the pid of our own (reparented) child.
+                        unsafe { libc::kill(self.init_pid, libc::SIGKILL) };
                         let msg = e.replace('\n', " ");
                         self.reply(i, &format!("ERR {msg}\n"));
                     }

@@ -875,3 +875,31 @@ async fn daemon_killed_with_sigkill_then_found_again() {
     .collect();
     assert_eq!(text, vec!["one\n", "two\n", "three\n"]);
 }
+
+#[tokio::test]
+async fn failing_start_cleans_up() {
+    let runc = need_runc!();
+    let env = Env::new();
+    // A wrapper whose `start` fails after a successful `create`.
+    let wrapper = script(
+        env.tmp.path(),
+        "start_fails",
+        &format!(
+            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = start ] && {{ echo 'start refused by policy' >&2; exit 1; }}; done\nexec {} \"$@\"\n",
+            runc.display()
+        ),
+    );
+    let cfg = env.config(
+        RuntimeEntry {
+            name: "sf".into(),
+            path: wrapper,
+            runtime_args: vec![],
+        },
+        r#"{"Cmd":["true"]}"#,
+    );
+    let client = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
+    let msg = client.start().await.unwrap_err().to_string();
+    assert!(msg.contains("start refused by policy"), "{msg}");
+    assert_eq!(client.wait().await.unwrap().exit_code, 137);
+    assert!(!runc_state_exists(&env));
+}
