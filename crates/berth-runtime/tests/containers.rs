@@ -18,7 +18,7 @@ const SHIM_EXE: &str = env!("CARGO_BIN_EXE_berth-shim-test");
 
 fn runc() -> Option<PathBuf> {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/bin/busybox").exists() {
         return None;
     }
     find_in_path("runc", std::env::var_os("PATH").as_deref()).or_else(|| {
@@ -34,7 +34,7 @@ macro_rules! need_runc {
         match runc() {
             Some(r) => r,
             None => {
-                eprintln!("skipped: needs root and runc");
+                eprintln!("skipped: needs root, runc and /bin/busybox");
                 return;
             }
         }
