@@ -81,6 +81,13 @@ impl ShimClient {
             }
             _ => {}
         }
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // The socket inside controls the container: owner only.
+            tokio::fs::set_permissions(&cfg.state_dir, std::fs::Permissions::from_mode(0o700))
+                .await
+                .map_err(RuntimeError::io("chmod state dir"))?;
+        }
         let data = serde_json::to_vec_pretty(&cfg)?;
         berth_core::atomic::write_atomic(&cfg.state_dir.join(CONFIG_FILE), &data)
             .map_err(RuntimeError::io("writing shim config"))?;

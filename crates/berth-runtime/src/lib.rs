@@ -19,9 +19,11 @@ pub mod shim;
 pub mod spec;
 pub mod timefmt;
 
-pub use client::{AttachStreams, ExitStatus, ShimClient};
-pub use registry::{RuntimeEntry, RuntimeRegistry};
-pub use shim::ShimConfig;
+pub use client::{AttachStreams, ExitStatus, ShimClient, ShimStatus};
+pub use logs::{LogEntry, LogOptions};
+pub use registry::{RuntimeEntry, RuntimeRegistry, EMBEDDED_RUNTIME};
+pub use shim::{write_bundle, ContainerPaths, ShimConfig};
+pub use spec::{build_spec, merge_image_config, ImageRuntimeConfig, SpecOptions};
 
 use berth_types::{Error as ApiError, ErrorKind};
 

@@ -431,6 +431,8 @@ struct Shim {
     stdin_pending: Vec<u8>,
     exit: Option<ExitRecord>,
     buf: Vec<u8>,
+    /// Read at start: the bundle may be gone by the time the container exits.
+    cgroups_path: Option<String>,
 }
 
 fn log_line(msg: &str) {
@@ -447,6 +449,7 @@ fn run(cfg: ShimConfig, mut status: File) -> i32 {
         Err(msg) => {
             log_line(&format!("create failed: {msg}"));
             let _ = run_runtime(&cfg, &["delete", "--force", &cfg.id]);
+            remove_leftover_cgroups(cgroups_path(&cfg.bundle).as_deref());
             cleanup_files(&cfg);
             let _ = write!(status, "ERR {msg}");
             1
@@ -457,6 +460,7 @@ fn run(cfg: ShimConfig, mut status: File) -> i32 {
                     Ok(w) => Some(w),
                     Err(e) => {
                         let _ = run_runtime(&cfg, &["delete", "--force", &cfg.id]);
+                        remove_leftover_cgroups(cgroups_path(&cfg.bundle).as_deref());
                         cleanup_files(&cfg);
                         let _ = write!(status, "ERR cannot open log {}: {e}", p.display());
                         return 1;
@@ -465,6 +469,7 @@ fn run(cfg: ShimConfig, mut status: File) -> i32 {
                 None => None,
             };
             let _ = write!(status, "OK {init_pid}");
+            let cfg_bundle = cfg.bundle.clone();
             drop(status);
             let mut shim = Shim {
                 cfg,
@@ -478,6 +483,7 @@ fn run(cfg: ShimConfig, mut status: File) -> i32 {
                 stdin_pending: Vec::new(),
                 exit: None,
                 buf: vec![0u8; 32 * 1024],
+                cgroups_path: cgroups_path(&cfg_bundle),
             };
             shim.serve(listener, sigfd);
             0
@@ -488,14 +494,8 @@ fn run(cfg: ShimConfig, mut status: File) -> i32 {
 /// Whether the kernel's OOM killer struck in the container's cgroup (read
 /// before `runtime delete` removes it): `oom_kill` in cgroup v2's
 /// memory.events or v1's memory.oom_control.
-fn oom_killed(bundle: &Path) -> bool {
-    let Ok(data) = fs::read(bundle.join("config.json")) else {
-        return false;
-    };
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&data) else {
-        return false;
-    };
-    let Some(cg) = v["linux"]["cgroupsPath"].as_str() else {
+fn oom_killed(cgroups_path: Option<&str>) -> bool {
+    let Some(cg) = cgroups_path else {
         return false;
     };
     let cg = cg.trim_start_matches('/');
@@ -515,6 +515,42 @@ fn oom_killed(bundle: &Path) -> bool {
             })
         })
     })
+}
+
+/// `linux.cgroupsPath` of the bundle's spec.
+fn cgroups_path(bundle: &Path) -> Option<String> {
+    let data = fs::read(bundle.join("config.json")).ok()?;
+    let v = serde_json::from_slice::<serde_json::Value>(&data).ok()?;
+    v["linux"]["cgroupsPath"].as_str().map(String::from)
+}
+
+/// Removes the container's (empty) cgroup directories that the runtime's
+/// delete left behind: it gives up with EBUSY when the last processes of
+/// the container are still being torn down.
+fn remove_leftover_cgroups(cgroups_path: Option<&str>) {
+    let Some(cg) = cgroups_path else {
+        return;
+    };
+    let cg = cg.trim_start_matches('/');
+    if cg.is_empty() || cg.contains("..") || cg.contains(':') {
+        return; // a systemd-style path is not ours to touch
+    }
+    let mut dirs: Vec<PathBuf> = vec![Path::new("/sys/fs/cgroup").join(cg)];
+    if let Ok(rd) = fs::read_dir("/sys/fs/cgroup") {
+        for e in rd.flatten() {
+            dirs.push(e.path().join(cg));
+        }
+    }
+    for attempt in 0..20 {
+        dirs.retain(|d| d.is_dir() && fs::remove_dir(d).is_err());
+        if dirs.is_empty() {
+            return;
+        }
+        if attempt < 19 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    log_line(&format!("cgroups left behind: {dirs:?}"));
 }
 
 fn cleanup_files(cfg: &ShimConfig) {
@@ -1017,6 +1053,10 @@ impl Shim {
                         self.reply(i, "OK\n");
                     }
                     Err(e) => {
+                        // Leave nothing half-started: end the created init so
+                        // the usual exit path records it and deletes the state.
+                        // SAFETY: kill(2) on the pid of our own (reparented) child.
+                        unsafe { libc::kill(self.init_pid, libc::SIGKILL) };
                         let msg = e.replace('\n', " ");
                         self.reply(i, &format!("ERR {msg}\n"));
                     }
@@ -1101,7 +1141,7 @@ impl Shim {
         }
         self.log = None;
         if let Some(rec) = self.exit.as_mut() {
-            rec.oom_killed = oom_killed(&self.cfg.bundle);
+            rec.oom_killed = oom_killed(self.cgroups_path.as_deref());
         }
         let rec = self.exit.clone().unwrap_or(ExitRecord {
             exit_code: 255,
@@ -1119,6 +1159,7 @@ impl Shim {
         if let Err(e) = run_runtime(&self.cfg, &["delete", "--force", &self.cfg.id]) {
             log_line(&format!("runtime delete: {e}"));
         }
+        remove_leftover_cgroups(self.cgroups_path.as_deref());
         cleanup_files(&self.cfg);
         let msg = format!("EXIT {} {}\n", rec.exit_code, rec.finished_at);
         for c in &mut self.clients {

@@ -703,6 +703,116 @@ pub fn parse_security_opts(opts: &[String]) -> Result<SecurityOptions> {
     Ok(out)
 }
 
+/// The network-identity files dockerd bind-mounts into a container.
+#[derive(Debug, Clone, Default)]
+pub struct EtcFiles<'a> {
+    pub hostname: &'a str,
+    pub domainname: &'a str,
+    /// `HostConfig.ExtraHosts`: `name:ip` (also `name=ip`).
+    pub extra_hosts: &'a [String],
+    /// `HostConfig.Dns`, `DnsSearch`, `DnsOptions`; empty = derive from the host.
+    pub dns: &'a [String],
+    pub dns_search: &'a [String],
+    pub dns_options: &'a [String],
+    /// The container's own addresses (none with loopback-only networking).
+    pub addresses: &'a [String],
+}
+
+/// Writes `hosts`, `hostname` and `resolv.conf` into `dir` (the
+/// container's data dir) and returns the bind mounts for them. Without DNS
+/// overrides, resolv.conf is the host's minus loopback nameservers (they
+/// would point into the container's own netns).
+pub fn write_etc_files(
+    dir: &Path,
+    f: &EtcFiles<'_>,
+    host_resolv_conf: &str,
+) -> Result<Vec<ResolvedMount>> {
+    let io = |what: &str| RuntimeError::io(format!("writing {what}"));
+    let fqdn = if f.domainname.is_empty() {
+        f.hostname.to_string()
+    } else {
+        format!("{}.{}", f.hostname, f.domainname)
+    };
+    let mut hosts = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+         fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    for eh in f.extra_hosts {
+        let (name, ip) = eh
+            .split_once('=')
+            .or_else(|| eh.split_once(':'))
+            .ok_or_else(|| {
+                RuntimeError::InvalidParameter(format!(
+                    "invalid extra host {eh:?}: expected name:ip"
+                ))
+            })?;
+        hosts.push_str(&format!("{ip}\t{name}\n"));
+    }
+    for a in f.addresses {
+        if f.hostname == fqdn {
+            hosts.push_str(&format!("{a}\t{}\n", f.hostname));
+        } else {
+            hosts.push_str(&format!("{a}\t{fqdn} {}\n", f.hostname));
+        }
+    }
+    let mut resolv = String::new();
+    let mut nameservers = 0;
+    for line in host_resolv_conf.lines() {
+        let t = line.trim();
+        if let Some(ns) = t.strip_prefix("nameserver") {
+            let ns = ns.trim();
+            if ns.starts_with("127.") || ns == "::1" || !f.dns.is_empty() {
+                continue;
+            }
+            nameservers += 1;
+        } else if (t.starts_with("search") && !f.dns_search.is_empty())
+            || (t.starts_with("options") && !f.dns_options.is_empty())
+        {
+            continue;
+        }
+        resolv.push_str(line);
+        resolv.push('\n');
+    }
+    for ns in f.dns {
+        resolv.push_str(&format!("nameserver {ns}\n"));
+        nameservers += 1;
+    }
+    if nameservers == 0 {
+        // dockerd's fallback when the host only has loopback resolvers.
+        resolv.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    if !f.dns_search.is_empty() {
+        resolv.push_str(&format!("search {}\n", f.dns_search.join(" ")));
+    }
+    if !f.dns_options.is_empty() {
+        resolv.push_str(&format!("options {}\n", f.dns_options.join(" ")));
+    }
+    let files = [
+        ("hosts", "/etc/hosts", hosts),
+        ("hostname", "/etc/hostname", format!("{}\n", f.hostname)),
+        ("resolv.conf", "/etc/resolv.conf", resolv),
+    ];
+    let mut mounts = Vec::new();
+    for (name, dest, content) in files {
+        let p = dir.join(name);
+        berth_core::atomic::write_atomic(&p, content.as_bytes()).map_err(io(name))?;
+        mounts.push(ResolvedMount {
+            destination: dest.into(),
+            typ: "bind".into(),
+            source: p.to_string_lossy().into_owned(),
+            options: vec!["rbind".into(), "rprivate".into()],
+        });
+    }
+    Ok(mounts)
+}
+
+/// Whether memory+swap limits can be set (cgroup v1 needs swap accounting;
+/// v2 always has memory.swap.max below the root). Without it dockerd drops
+/// the swap limit rather than failing.
+pub fn swap_limit_supported() -> bool {
+    Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() || host_is_cgroup_v2()
+}
+
 /// Whether the host runs the unified cgroup v2 hierarchy only (then
 /// dockerd gives containers a private cgroup namespace by default).
 pub fn host_is_cgroup_v2() -> bool {
@@ -893,6 +1003,12 @@ pub fn build_spec_json(
     opts: &SpecOptions,
 ) -> Result<Value> {
     let mut args = argv(config)?;
+    if !config.working_dir.is_empty() && !config.working_dir.starts_with('/') {
+        return Err(RuntimeError::InvalidParameter(format!(
+            "the working directory '{}' is invalid, it needs to be an absolute path",
+            config.working_dir
+        )));
+    }
     let hostname = if config.hostname.is_empty() {
         opts.id.chars().take(12).collect()
     } else {
@@ -1050,7 +1166,9 @@ pub fn build_spec_json(
                 "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
             ));
         }
-        memory.insert("swap".into(), json!(swap));
+        if swap_limit_supported() {
+            memory.insert("swap".into(), json!(swap));
+        }
     }
     if hc.memory_reservation > 0 {
         memory.insert("reservation".into(), json!(hc.memory_reservation));
@@ -1065,7 +1183,18 @@ pub fn build_spec_json(
         resources.insert("memory".into(), Value::Object(memory));
     }
     let mut cpu = serde_json::Map::new();
+    if hc.nano_cpus < 0 {
+        return Err(RuntimeError::InvalidParameter(
+            "invalid value for NanoCpus: must be positive".into(),
+        ));
+    }
     if hc.nano_cpus > 0 {
+        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+        if hc.nano_cpus < 10_000_000 || hc.nano_cpus > ncpu * 1_000_000_000 {
+            return Err(RuntimeError::InvalidParameter(format!(
+                "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+            )));
+        }
         if hc.cpu_quota > 0 || hc.cpu_period > 0 {
             return Err(RuntimeError::InvalidParameter(
                 "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
@@ -1359,7 +1488,11 @@ mod tests {
         assert_eq!(v["hostname"], "box");
         assert_eq!(v["root"]["readonly"], true);
         let res = &v["linux"]["resources"];
-        assert_eq!(res["memory"], json!({"limit": 67108864, "swap": 134217728}));
+        if swap_limit_supported() {
+            assert_eq!(res["memory"], json!({"limit": 67108864, "swap": 134217728}));
+        } else {
+            assert_eq!(res["memory"], json!({"limit": 67108864}));
+        }
         assert_eq!(
             res["cpu"],
             json!({"period": 100000, "quota": 150000, "shares": 512})
@@ -1435,6 +1568,9 @@ mod tests {
             r#"{"Cmd":["x"],"HostConfig":{"Memory":1000}}"#,
             r#"{"Cmd":["x"],"HostConfig":{"SecurityOpt":["bogus"]}}"#,
             r#"{"Cmd":["x"],"HostConfig":{"Ulimits":[{"Name":"nope","Soft":1,"Hard":1}]}}"#,
+            r#"{"Cmd":["x"],"WorkingDir":"relative"}"#,
+            r#"{"Cmd":["x"],"HostConfig":{"NanoCpus":1000}}"#,
+            r#"{"Cmd":["x"],"HostConfig":{"NanoCpus":1000000000000}}"#,
         ] {
             let q = req(bad);
             let e = build_spec_json(&q.config, &q.host_config, &opts(r.path())).unwrap_err();
@@ -1475,6 +1611,59 @@ mod tests {
         let missing =
             req(r#"{"HostConfig":{"Mounts":[{"Type":"bind","Source":"/no/such","Target":"/x"}]}}"#);
         assert!(resolve_mounts(&missing.host_config, |_, _| unreachable!()).is_err());
+    }
+
+    #[test]
+    fn etc_files() {
+        let d = tempfile::tempdir().unwrap();
+        let m = write_etc_files(
+            d.path(),
+            &EtcFiles {
+                hostname: "box",
+                extra_hosts: &["db:10.0.0.5".into()],
+                ..Default::default()
+            },
+            "# host\nnameserver 127.0.0.53\nnameserver 192.0.2.1\nsearch example.org\n",
+        )
+        .unwrap();
+        assert_eq!(
+            m.iter().map(|m| m.destination.as_str()).collect::<Vec<_>>(),
+            vec!["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
+        );
+        let hosts = std::fs::read_to_string(d.path().join("hosts")).unwrap();
+        assert!(hosts.starts_with("127.0.0.1\tlocalhost\n") && hosts.contains("10.0.0.5\tdb\n"));
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("hostname")).unwrap(),
+            "box\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("resolv.conf")).unwrap(),
+            "# host\nnameserver 192.0.2.1\nsearch example.org\n"
+        );
+        write_etc_files(
+            d.path(),
+            &EtcFiles {
+                hostname: "box",
+                dns: &["192.0.2.9".into()],
+                ..Default::default()
+            },
+            "nameserver 127.0.0.53\n",
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("resolv.conf")).unwrap(),
+            "nameserver 192.0.2.9\n"
+        );
+        assert!(write_etc_files(
+            d.path(),
+            &EtcFiles {
+                hostname: "b",
+                extra_hosts: &["bad".into()],
+                ..Default::default()
+            },
+            ""
+        )
+        .is_err());
     }
 
     #[test]
