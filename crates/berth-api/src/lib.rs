@@ -3,5 +3,6 @@
 //! [`error::status_of`] and nowhere else.
 
 pub mod error;
+pub mod events;
 
 pub use error::ApiError;
