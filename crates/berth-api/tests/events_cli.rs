@@ -141,3 +141,42 @@ async fn docker_events_replays_after_restart_and_streams_live() {
         ["create aaaa1111", "start aaaa1111", "die aaaa1111"]
     );
 }
+
+/// Clients wait for the response head before they show anything; it must
+/// arrive before the first event does.
+#[tokio::test]
+async fn response_head_is_sent_before_any_event() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let bus = EventBus::open(&dir.path().join("events"), JournalLimits::default()).unwrap();
+    let sock = dir.path().join("berth.sock");
+    serve(&sock, bus.clone()).await;
+    let mut conn = tokio::net::UnixStream::connect(&sock).await.unwrap();
+    conn.write_all(b"GET /v1.47/events HTTP/1.1\r\nHost: docker\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+            .await
+            .expect("no response head while no event was published")
+            .unwrap();
+        assert!(n > 0, "connection closed");
+        head.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 200"), "{text}");
+    assert!(text.contains("content-type: application/json"), "{text}");
+    assert!(text.contains("transfer-encoding: chunked"), "{text}");
+    bus.publish(EventType::Daemon, "reload", "d1", BTreeMap::new());
+    let mut rest = Vec::new();
+    while !rest.windows(8).any(|w| w == b"\"reload\"") {
+        let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+            .await
+            .expect("event not flushed")
+            .unwrap();
+        assert!(n > 0);
+        rest.extend_from_slice(&buf[..n]);
+    }
+}

@@ -12,6 +12,11 @@
 //!   deleted until the journal is within both limits again. So the journal
 //!   always holds at most `max_events` events and `max_bytes` bytes, and
 //!   at least about 7/8 of that once it has filled up.
+//! * When a segment is closed its summary (sequence range, count, size,
+//!   time range) goes to a `.idx` file beside it, so opening a full journal
+//!   reads only the last segment. An index is a cache: one whose size does
+//!   not match its segment, or that does not parse, is ignored and the
+//!   segment scanned instead; that is why it is not fsynced.
 
 use berth_types::Event;
 use serde::{Deserialize, Serialize};
@@ -21,11 +26,13 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 const SEGMENT_SUFFIX: &str = ".ndjson";
+const INDEX_SUFFIX: &str = ".idx";
 /// How many segments a full journal is split into.
 pub const SEGMENTS_PER_JOURNAL: u64 = 8;
 
 /// How much the journal keeps: the oldest events are dropped once either
-/// bound would be exceeded.
+/// bound would be exceeded. `max_bytes` counts the event lines; the segment
+/// indexes add about 150 bytes per segment on top.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JournalLimits {
     pub max_events: usize,
@@ -67,8 +74,9 @@ struct HeadEvent {
 }
 
 /// One segment file and what it holds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Segment {
+    #[serde(skip)]
     pub path: PathBuf,
     pub first_seq: u64,
     pub last_seq: u64,
@@ -114,20 +122,44 @@ impl Journal {
     pub fn open(dir: &Path, limits: JournalLimits) -> io::Result<Journal> {
         fs::create_dir_all(dir)?;
         let mut files = Vec::new();
+        let mut indexes = Vec::new();
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name();
-            let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(SEGMENT_SUFFIX)) else {
+            let Some(name) = name.to_str() else {
                 continue;
             };
-            if let Ok(first) = stem.parse::<u64>() {
+            if let Some(first) = name
+                .strip_suffix(SEGMENT_SUFFIX)
+                .and_then(|s| s.parse::<u64>().ok())
+            {
                 files.push((first, entry.path()));
+            } else if name.ends_with(INDEX_SUFFIX) || name.ends_with(".tmp") {
+                indexes.push(entry.path());
+            }
+        }
+        // Indexes and temporaries whose segment is gone.
+        for idx in indexes {
+            let seg = idx.with_extension(&SEGMENT_SUFFIX[1..]);
+            if idx.extension().is_some_and(|e| e == "tmp") || !seg.exists() {
+                let _ = fs::remove_file(&idx);
             }
         }
         files.sort();
+        let n = files.len();
         let mut segments: VecDeque<Segment> = VecDeque::new();
-        for (_, path) in files {
-            let seg = scan_segment(&path)?;
+        for (i, (_, path)) in files.into_iter().enumerate() {
+            let is_last = i + 1 == n;
+            let seg = match read_index(&path).filter(|_| !is_last) {
+                Some(seg) => Some(seg),
+                None => {
+                    let seg = scan_segment(&path)?;
+                    if let (Some(seg), false) = (&seg, is_last) {
+                        write_index(seg);
+                    }
+                    seg
+                }
+            };
             let after_prev = match (segments.back(), seg.as_ref()) {
                 (Some(prev), Some(s)) => s.first_seq > prev.last_seq,
                 _ => true,
@@ -136,9 +168,9 @@ impl Journal {
                 Some(seg) if after_prev => segments.push_back(seg),
                 Some(_) => {
                     tracing::warn!(path = %path.display(), "event journal segment overlaps an earlier one; removing it");
-                    fs::remove_file(&path)?;
+                    remove_segment(&path);
                 }
-                None => fs::remove_file(&path)?,
+                None => remove_segment(&path),
             }
         }
         let next_seq = segments.back().map_or(1, |s| s.last_seq + 1);
@@ -255,6 +287,7 @@ impl Journal {
         let seg = self.segments.back().expect("just appended");
         if seg.count >= self.seg_max_events || seg.bytes >= self.seg_max_bytes {
             self.active = None;
+            write_index(seg);
         }
         self.trim();
         Ok(())
@@ -274,11 +307,7 @@ impl Journal {
             };
             self.total_events -= old.count;
             self.total_bytes -= old.bytes;
-            if let Err(e) = fs::remove_file(&old.path) {
-                if e.kind() != io::ErrorKind::NotFound {
-                    tracing::warn!(path = %old.path.display(), error = %e, "cannot remove old event journal segment");
-                }
-            }
+            remove_segment(&old.path);
         }
     }
 
@@ -291,18 +320,53 @@ impl Journal {
     }
 }
 
+fn index_path(segment: &Path) -> PathBuf {
+    segment.with_extension(&INDEX_SUFFIX[1..])
+}
+
+/// Records a closed segment's summary beside it. Best effort: without it
+/// the next open scans the segment.
+fn write_index(seg: &Segment) {
+    let idx = index_path(&seg.path);
+    let tmp = idx.with_extension("idx.tmp");
+    let res = serde_json::to_vec(seg)
+        .map_err(io::Error::other)
+        .and_then(|data| fs::write(&tmp, data))
+        .and_then(|()| fs::rename(&tmp, &idx));
+    if let Err(e) = res {
+        tracing::warn!(path = %idx.display(), error = %e, "cannot write event journal index");
+    }
+}
+
+/// A segment's summary from its index, if the index matches the file.
+fn read_index(segment: &Path) -> Option<Segment> {
+    let data = fs::read(index_path(segment)).ok()?;
+    let mut seg: Segment = serde_json::from_slice(&data).ok()?;
+    let len = fs::metadata(segment).ok()?.len();
+    if len != seg.bytes || seg.count == 0 || seg.last_seq < seg.first_seq {
+        return None;
+    }
+    seg.path = segment.to_path_buf();
+    Some(seg)
+}
+
+fn remove_segment(path: &Path) {
+    for p in [path.to_path_buf(), index_path(path)] {
+        if let Err(e) = fs::remove_file(&p) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(path = %p.display(), error = %e, "cannot remove old event journal segment");
+            }
+        }
+    }
+}
+
 /// Reads a segment, truncating it at the first line that is torn or does
 /// not parse. `None` when nothing valid is left.
 fn scan_segment(path: &Path) -> io::Result<Option<Segment>> {
     let data = fs::read(path)?;
     let mut seg = Segment {
         path: path.to_path_buf(),
-        first_seq: 0,
-        last_seq: 0,
-        count: 0,
-        bytes: 0,
-        min_time: 0,
-        max_time: 0,
+        ..Segment::default()
     };
     let mut pos = 0usize;
     while let Some(nl) = data[pos..].iter().position(|&b| b == b'\n') {
@@ -372,6 +436,14 @@ mod tests {
         Event::new(EventType::Container, "start", format!("id{i}"), attrs, i)
     }
 
+    fn segment_files(dir: &Path) -> Vec<PathBuf> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "ndjson"))
+            .collect()
+    }
+
     fn seqs_on_disk(dir: &Path) -> Vec<u64> {
         let j = Journal::open(dir, JournalLimits::default()).unwrap();
         let mut out = Vec::new();
@@ -401,7 +473,7 @@ mod tests {
         }
         // Whole segments of 10 events go, so 70..=80 remain.
         assert!(j.total_events() >= 70, "{}", j.total_events());
-        let files = fs::read_dir(dir.path()).unwrap().count();
+        let files = segment_files(dir.path()).len();
         assert!(files <= 9, "{files} segment files");
         let on_disk = seqs_on_disk(dir.path());
         assert_eq!(on_disk.len() as u64, j.total_events());
@@ -419,12 +491,70 @@ mod tests {
             j.append(&event(i)).1.unwrap();
             assert!(j.total_bytes() <= 8 * 1024);
         }
-        let real: u64 = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().metadata().unwrap().len())
+        let real: u64 = segment_files(dir.path())
+            .iter()
+            .map(|p| fs::metadata(p).unwrap().len())
             .sum();
         assert_eq!(real, j.total_bytes());
         assert!(real > 6 * 1024, "{real}");
+    }
+
+    fn summary(j: &Journal) -> Vec<(u64, u64, u64, u64, i64, i64)> {
+        j.segments_from(0)
+            .iter()
+            .map(|s| {
+                (
+                    s.first_seq,
+                    s.last_seq,
+                    s.count,
+                    s.bytes,
+                    s.min_time,
+                    s.max_time,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn closed_segments_are_indexed_and_bad_indexes_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = JournalLimits {
+            max_events: 80,
+            max_bytes: 1 << 30,
+        };
+        let mut j = Journal::open(dir.path(), limits).unwrap();
+        for i in 0..75 {
+            j.append(&event(i)).1.unwrap();
+        }
+        let want = summary(&j);
+        drop(j);
+        let idx: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "idx"))
+            .collect();
+        assert_eq!(idx.len(), 7, "one index per closed segment");
+        assert_eq!(summary(&Journal::open(dir.path(), limits).unwrap()), want);
+
+        // A stale index (wrong size) and a garbage one are both ignored.
+        let mut stale: Segment = serde_json::from_slice(&fs::read(&idx[0]).unwrap()).unwrap();
+        stale.count += 5;
+        stale.bytes += 1;
+        fs::write(&idx[0], serde_json::to_vec(&stale).unwrap()).unwrap();
+        fs::write(&idx[1], b"{not json").unwrap();
+        assert_eq!(summary(&Journal::open(dir.path(), limits).unwrap()), want);
+
+        // Rotation removes indexes with their segments.
+        let mut j = Journal::open(dir.path(), limits).unwrap();
+        for i in 75..400 {
+            j.append(&event(i)).1.unwrap();
+        }
+        let segs = j.segments_from(0).len();
+        let files = fs::read_dir(dir.path()).unwrap().count();
+        assert!(
+            files == 2 * segs || files == 2 * segs - 1,
+            "{files} files, {segs} segments"
+        );
     }
 
     #[test]
@@ -436,12 +566,7 @@ mod tests {
                 j.append(&event(i)).1.unwrap();
             }
         }
-        let seg = fs::read_dir(dir.path())
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let seg = segment_files(dir.path()).remove(0);
         let whole = fs::metadata(&seg).unwrap().len();
         // A crash in the middle of the sixth line.
         let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
