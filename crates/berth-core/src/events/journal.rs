@@ -407,6 +407,10 @@ pub(crate) fn read_segment(
         let Some(line) = line.strip_suffix(b"\n") else {
             break;
         };
+        // Lines before `from` are skipped without parsing them whole.
+        if line_seq(line).is_some_and(|seq| seq < from) {
+            continue;
+        }
         let rec: Record = serde_json::from_slice(line).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -422,6 +426,17 @@ pub(crate) fn read_segment(
         visit(rec.seq, rec.ev)?;
     }
     Ok(())
+}
+
+/// The sequence number of a line as this module writes it
+/// (`{"seq":N,...`), without parsing the rest.
+fn line_seq(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(br#"{"seq":"#)?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if rest.get(digits) != Some(&b',') {
+        return None;
+    }
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -455,6 +470,22 @@ mod tests {
             .unwrap();
         }
         out
+    }
+
+    #[test]
+    fn line_seq_reads_the_prefix_we_write() {
+        let mut line = Vec::new();
+        serde_json::to_writer(
+            &mut line,
+            &RecordOut {
+                seq: 42,
+                ev: &event(1),
+            },
+        )
+        .unwrap();
+        assert_eq!(line_seq(&line), Some(42));
+        assert_eq!(line_seq(br#"{"seq":7}"#), None);
+        assert_eq!(line_seq(br#"{"ev":{},"seq":7}"#), None);
     }
 
     #[test]
