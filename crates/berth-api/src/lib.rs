@@ -2,12 +2,13 @@
 //! depending on a narrow backend; errors are mapped to statuses in
 //! [`error::status_of`] and nowhere else.
 //!
-//! [`serve::app`] wraps the routes of every module in the outer layer that
+//! [`serve::App`] wraps the routes of every module in the outer layer that
 //! strips and checks the `/v1.NN` prefix and guarantees that every error
 //! leaves as `{"message": ...}`.
 
 pub mod containers;
 pub mod error;
+pub mod events;
 pub mod query;
 pub mod serve;
 pub mod streams;
