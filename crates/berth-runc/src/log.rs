@@ -59,7 +59,10 @@ impl Logger {
     }
 
     pub fn logs_to_stderr(&self) -> bool {
-        matches!(*self.sink.lock().unwrap_or_else(|e| e.into_inner()), Sink::Stderr)
+        matches!(
+            *self.sink.lock().unwrap_or_else(|e| e.into_inner()),
+            Sink::Stderr
+        )
     }
 
     pub fn enabled(&self, level: Level) -> bool {

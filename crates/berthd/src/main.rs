@@ -84,7 +84,9 @@ async fn serve(
 
     let (endpoints, sockets) = listeners::bind_all(&cfg, &hosts)?;
     let d = daemon::Daemon::new(cfg, log_reload)?;
-    let routes = axum::Router::new().merge(berth_api::system::routes(system::backend(d.clone())));
+    let routes = axum::Router::new()
+        .merge(berth_api::system::routes(system::backend(d.clone())))
+        .merge(berth_api::events::routes(d.events.clone()));
     let app = berth_api::serve::App::new(routes);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -108,8 +110,13 @@ async fn serve(
             }
         }
     }
+    // End /events streams first, so graceful shutdown does not wait on them.
+    d.events.shutdown();
     let _ = stop_tx.send(true);
     let _ = server.await;
+    if let Err(e) = d.events.sync() {
+        tracing::warn!("syncing the event journal: {e}");
+    }
     for s in sockets {
         let _ = std::fs::remove_file(s);
     }
