@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::engine::{Daemon, EngineSpec, TempRoot};
+use crate::engine::{Daemon, EngineSpec, HostLeftovers, TempRoot};
 use crate::http::Client;
 use crate::procfs;
 use crate::report::{names, EngineReport, Figure};
@@ -48,19 +48,27 @@ fn measure_into(spec: &EngineSpec, opts: &CompareOptions, report: &mut EngineRep
     if !spec.binary.is_file() {
         anyhow::bail!("{} does not exist", spec.binary.display());
     }
+    // Declared first, dropped last: after the engine has stopped and its root is gone.
+    let _host = HostLeftovers::watch(spec.kind);
     let root = TempRoot::new(name, opts.tmp_dir.as_deref())?;
     progress(name, &format!("root {}", root.path().display()));
 
     // The first start initialises an empty data root; the restarts after it are what a user sees.
     let (mut daemon, cold) = Daemon::start(spec, &root, opts.start_timeout)?;
-    progress(name, &format!("first start, empty root: ready in {cold:.1?}"));
+    progress(
+        name,
+        &format!("first start, empty root: ready in {cold:.1?}"),
+    );
     report.figures.push(Figure::micros(names::START_COLD, cold));
     let mut times = Vec::new();
     for i in 0..opts.starts {
         daemon.stop()?;
         drop(daemon);
         let (d, t) = Daemon::start(spec, &root, opts.start_timeout)?;
-        progress(name, &format!("restart {}/{}: ready in {t:.1?}", i + 1, opts.starts));
+        progress(
+            name,
+            &format!("restart {}/{}: ready in {t:.1?}", i + 1, opts.starts),
+        );
         daemon = d;
         times.push(t);
     }
@@ -72,10 +80,16 @@ fn measure_into(spec: &EngineSpec, opts: &CompareOptions, report: &mut EngineRep
     report.version = version;
     report.api_version = api_version;
 
-    progress(name, &format!("settling {:?} before reading memory", opts.settle));
+    progress(
+        name,
+        &format!("settling {:?} before reading memory", opts.settle),
+    );
     sleep_interruptible(opts.settle)?;
     let idle = procfs::tree_rss(daemon.pid);
-    report.figures.push(Figure::bytes(names::IDLE_RSS, idle.iter().map(|p| p.rss_bytes).sum()));
+    report.figures.push(Figure::bytes(
+        names::IDLE_RSS,
+        idle.iter().map(|p| p.rss_bytes).sum(),
+    ));
     report.idle_processes = idle;
 
     for suite in &opts.suites {
@@ -88,7 +102,10 @@ fn measure_into(spec: &EngineSpec, opts: &CompareOptions, report: &mut EngineRep
         }
     }
     let after = procfs::tree_rss(daemon.pid);
-    report.figures.push(Figure::bytes(names::RSS_AFTER, after.iter().map(|p| p.rss_bytes).sum()));
+    report.figures.push(Figure::bytes(
+        names::RSS_AFTER,
+        after.iter().map(|p| p.rss_bytes).sum(),
+    ));
 
     progress(name, "stopping");
     daemon.stop()?;
@@ -112,8 +129,12 @@ pub fn measure_socket(socket: &Path, suites: &[Suite], opts: &Options) -> Engine
 /// `Version` and `ApiVersion` from the engine's `/version`, if it answers.
 fn version_of(socket: &Path) -> (Option<String>, Option<String>) {
     let mut c = Client::new(socket, Duration::from_secs(10));
-    let Ok(r) = c.get("/version") else { return (None, None) };
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) else { return (None, None) };
+    let Ok(r) = c.get("/version") else {
+        return (None, None);
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
+        return (None, None);
+    };
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
     (s("Version"), s("ApiVersion"))
 }
@@ -124,7 +145,9 @@ fn sleep_interruptible(d: Duration) -> Result<()> {
         if interrupted() {
             anyhow::bail!("interrupted");
         }
-        std::thread::sleep(Duration::from_millis(20).min(end.saturating_duration_since(std::time::Instant::now())));
+        std::thread::sleep(
+            Duration::from_millis(20).min(end.saturating_duration_since(std::time::Instant::now())),
+        );
     }
     Ok(())
 }

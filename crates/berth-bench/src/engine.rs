@@ -54,7 +54,6 @@ pub struct Paths {
     pub exec_root: PathBuf,
     pub pidfile: PathBuf,
     pub config: PathBuf,
-    pub trust_key: PathBuf,
     pub log: PathBuf,
 }
 
@@ -66,15 +65,14 @@ impl Paths {
             exec_root: base.join("exec"),
             pidfile: base.join("engine.pid"),
             config: base.join("daemon.json"),
-            trust_key: base.join("key.json"),
             log: base.join("engine.log"),
         }
     }
 }
 
 impl EngineSpec {
-    /// The command line: dockerd's flag names for both engines, plus, for dockerd, what keeps it
-    /// off the host's network configuration and out of /etc/docker.
+    /// The command line: dockerd's flag names for both engines, plus, for dockerd, a private
+    /// (empty) daemon.json and what keeps it off the host's network configuration.
     pub fn args(&self, p: &Paths) -> Vec<OsString> {
         let mut a: Vec<OsString> = Vec::new();
         let mut flag = |name: &str, value: &Path| {
@@ -87,9 +85,12 @@ impl EngineSpec {
         flag("--pidfile", &p.pidfile);
         if self.kind == EngineKind::Dockerd {
             flag("--config-file", &p.config);
-            // Otherwise dockerd 20.10 creates /etc/docker/key.json.
-            flag("--deprecated-key-path", &p.trust_key);
-            for f in ["--iptables=false", "--ip-masq=false", "--ip-forward=false", "--bridge=none"] {
+            for f in [
+                "--iptables=false",
+                "--ip-masq=false",
+                "--ip-forward=false",
+                "--bridge=none",
+            ] {
                 a.push(f.into());
             }
         }
@@ -118,14 +119,23 @@ impl TempRoot {
         let paths = Paths::under(dir.path());
         // A unix socket path must fit in sockaddr_un.sun_path (108 bytes with the NUL).
         if paths.socket.as_os_str().len() >= 104 {
-            bail!("socket path {} is too long for a unix socket; use --tmp-dir", paths.socket.display());
+            bail!(
+                "socket path {} is too long for a unix socket; use --tmp-dir",
+                paths.socket.display()
+            );
         }
         fs::write(&paths.config, "{}\n").context("writing the engine config")?;
-        Ok(TempRoot { dir: Some(dir), paths })
+        Ok(TempRoot {
+            dir: Some(dir),
+            paths,
+        })
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.as_ref().map(|d| d.path()).unwrap_or(Path::new("/nonexistent"))
+        self.dir
+            .as_ref()
+            .map(|d| d.path())
+            .unwrap_or(Path::new("/nonexistent"))
     }
 }
 
@@ -141,6 +151,50 @@ impl Drop for TempRoot {
         let path = dir.path().to_owned();
         if let Err(e) = dir.close() {
             eprintln!("berth-bench: removing {}: {e}", path.display());
+        }
+    }
+}
+
+/// Paths outside its roots that dockerd 20.10 creates whatever its flags: its trust key in
+/// /etc/docker (no flag moves it) and the plugin socket directory in /run/docker. Those that did
+/// not exist when the guard was made are removed when it is dropped (directories only if empty).
+pub struct HostLeftovers {
+    created: Vec<PathBuf>,
+}
+
+impl HostLeftovers {
+    pub fn watch(kind: EngineKind) -> HostLeftovers {
+        let candidates: &[&str] = match kind {
+            EngineKind::Dockerd => &[
+                "/etc/docker/key.json",
+                "/etc/docker",
+                "/run/docker/plugins",
+                "/run/docker",
+            ],
+            EngineKind::Berthd => &[],
+        };
+        HostLeftovers {
+            created: candidates
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| fs::symlink_metadata(p).is_err())
+                .collect(),
+        }
+    }
+}
+
+impl Drop for HostLeftovers {
+    fn drop(&mut self) {
+        for p in &self.created {
+            match fs::symlink_metadata(p) {
+                Ok(m) if m.is_dir() => {
+                    let _ = fs::remove_dir(p);
+                }
+                Ok(_) => {
+                    let _ = fs::remove_file(p);
+                }
+                Err(_) => {}
+            }
         }
     }
 }
@@ -162,10 +216,18 @@ const STOP_GRACE: Duration = Duration::from_secs(20);
 impl Daemon {
     /// Starts `spec` on `root` and waits until `/_ping` answers 200. Returns the engine and the
     /// time from spawn to that first successful ping.
-    pub fn start(spec: &EngineSpec, root: &TempRoot, timeout: Duration) -> Result<(Daemon, Duration)> {
+    pub fn start(
+        spec: &EngineSpec,
+        root: &TempRoot,
+        timeout: Duration,
+    ) -> Result<(Daemon, Duration)> {
         let p = &root.paths;
         let _ = fs::remove_file(&p.socket);
-        let log = fs::OpenOptions::new().create(true).append(true).open(&p.log).context("opening the engine log")?;
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p.log)
+            .context("opening the engine log")?;
         let mut cmd = Command::new(&spec.binary);
         cmd.args(spec.args(p))
             .stdin(Stdio::null())
@@ -178,14 +240,23 @@ impl Daemon {
         // parent; it makes the kernel kill the engine if the bench dies without cleaning up.
         unsafe {
             cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                if libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ) != 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
             });
         }
         let t0 = Instant::now();
-        let child = cmd.spawn().with_context(|| format!("starting {}", spec.binary.display()))?;
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", spec.binary.display()))?;
         let mut d = Daemon {
             name: spec.kind.name(),
             pid: child.id(),
@@ -197,7 +268,11 @@ impl Daemon {
         loop {
             if let Some(status) = d.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 d.child = None;
-                bail!("{} exited during start ({status}); its log ends with:\n{}", d.name, d.log_tail(2000));
+                bail!(
+                    "{} exited during start ({status}); its log ends with:\n{}",
+                    d.name,
+                    d.log_tail(2000)
+                );
             }
             if socket_exists(&p.socket) {
                 if let Ok(r) = client.get("/_ping") {
@@ -210,30 +285,43 @@ impl Daemon {
                 bail!("interrupted");
             }
             if t0.elapsed() > timeout {
-                bail!("{} did not answer /_ping within {timeout:?}; its log ends with:\n{}", d.name, d.log_tail(2000));
+                bail!(
+                    "{} did not answer /_ping within {timeout:?}; its log ends with:\n{}",
+                    d.name,
+                    d.log_tail(2000)
+                );
             }
             std::thread::sleep(POLL);
         }
     }
 
-    /// The last `max` bytes of the engine's log.
+    /// The last `max` bytes of the engine's log, or a note that it is empty.
     pub fn log_tail(&self, max: u64) -> String {
-        let mut s = String::new();
+        let mut buf = Vec::new();
         if let Ok(mut f) = File::open(&self.log) {
             let len = f.metadata().map(|m| m.len()).unwrap_or(0);
             let _ = f.seek(SeekFrom::Start(len.saturating_sub(max)));
-            let _ = f.read_to_string(&mut s);
+            let _ = f.read_to_end(&mut buf);
         }
-        s
+        let s = String::from_utf8_lossy(&buf).trim_end().to_owned();
+        if s.is_empty() {
+            "(the log is empty)".into()
+        } else {
+            s
+        }
     }
 
     /// Stops the engine: SIGTERM, up to [`STOP_GRACE`] to exit, then SIGKILL to its process
     /// group; then SIGKILL to any descendant (containerd, shims) that outlived it.
     pub fn stop(&mut self) -> Result<()> {
-        let Some(mut child) = self.child.take() else { return Ok(()) };
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
         let pid = Pid::from_raw(self.pid as i32);
-        let descendants: Vec<procfs::Stat> =
-            procfs::tree(self.pid, &procfs::all_processes()).into_iter().filter(|s| s.pid != self.pid).collect();
+        let descendants: Vec<procfs::Stat> = procfs::tree(self.pid, &procfs::all_processes())
+            .into_iter()
+            .filter(|s| s.pid != self.pid)
+            .collect();
         let _ = kill(pid, Signal::SIGTERM);
         let deadline = Instant::now() + STOP_GRACE;
         let mut forced = false;
@@ -262,17 +350,29 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(5);
         for s in &leftovers {
             let p = Pid::from_raw(s.pid as i32);
-            while procfs::stat(s.pid).is_some_and(|now| now.start_time == s.start_time) && Instant::now() < deadline {
+            while procfs::stat(s.pid).is_some_and(|now| now.start_time == s.start_time)
+                && Instant::now() < deadline
+            {
                 let _ = nix::sys::wait::waitpid(p, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
         if forced {
-            bail!("{} did not exit within {STOP_GRACE:?} of SIGTERM and was killed", self.name);
+            bail!(
+                "{} did not exit within {STOP_GRACE:?} of SIGTERM and was killed",
+                self.name
+            );
         }
         if !leftovers.is_empty() {
-            let names: Vec<String> = leftovers.iter().map(|s| format!("{} ({})", s.comm, s.pid)).collect();
-            bail!("{} left processes behind that were killed: {}", self.name, names.join(", "));
+            let names: Vec<String> = leftovers
+                .iter()
+                .map(|s| format!("{} ({})", s.comm, s.pid))
+                .collect();
+            bail!(
+                "{} left processes behind that were killed: {}",
+                self.name,
+                names.join(", ")
+            );
         }
         Ok(())
     }
@@ -306,8 +406,16 @@ mod tests {
     #[test]
     fn dockerd_gets_isolation_flags_berthd_does_not() {
         let p = Paths::under(Path::new("/t"));
-        let spec = EngineSpec { kind: EngineKind::Berthd, binary: "berthd".into(), extra_args: vec!["--x".into()] };
-        let a: Vec<String> = spec.args(&p).into_iter().map(|s| s.into_string().unwrap()).collect();
+        let spec = EngineSpec {
+            kind: EngineKind::Berthd,
+            binary: "berthd".into(),
+            extra_args: vec!["--x".into()],
+        };
+        let a: Vec<String> = spec
+            .args(&p)
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect();
         assert_eq!(
             a,
             [
@@ -322,10 +430,22 @@ mod tests {
                 "--x"
             ]
         );
-        let spec = EngineSpec { kind: EngineKind::Dockerd, binary: "dockerd".into(), extra_args: vec![] };
-        let a: Vec<String> = spec.args(&p).into_iter().map(|s| s.into_string().unwrap()).collect();
-        assert!(a.windows(2).any(|w| w == ["--config-file", "/t/daemon.json"]));
-        assert!(a.contains(&"--iptables=false".to_string()) && a.contains(&"--bridge=none".to_string()));
+        let spec = EngineSpec {
+            kind: EngineKind::Dockerd,
+            binary: "dockerd".into(),
+            extra_args: vec![],
+        };
+        let a: Vec<String> = spec
+            .args(&p)
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect();
+        assert!(a
+            .windows(2)
+            .any(|w| w == ["--config-file", "/t/daemon.json"]));
+        assert!(
+            a.contains(&"--iptables=false".to_string()) && a.contains(&"--bridge=none".to_string())
+        );
     }
 
     #[test]
@@ -340,9 +460,22 @@ mod tests {
     #[test]
     fn a_daemon_that_dies_at_start_is_reported_with_its_log() {
         let root = TempRoot::new("t", None).unwrap();
-        let spec = EngineSpec { kind: EngineKind::Berthd, binary: "/bin/sh".into(), extra_args: vec![] };
-        // sh rejects "-H": the start fails with sh's complaint, not a timeout.
-        let err = Daemon::start(&spec, &root, Duration::from_secs(10)).err().unwrap().to_string();
+        let spec = EngineSpec {
+            kind: EngineKind::Berthd,
+            binary: "/bin/sh".into(),
+            extra_args: vec![],
+        };
+        // sh rejects "-H": the start fails at once with sh's complaint, not after the timeout.
+        let t = Instant::now();
+        let err = Daemon::start(&spec, &root, Duration::from_secs(10))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("exited during start"), "{err}");
+        assert!(
+            err.contains("-H"),
+            "the log tail should carry sh's complaint: {err}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(5));
     }
 }

@@ -51,7 +51,14 @@ struct Conn {
 impl Client {
     /// A client for `path`. Nothing is connected until the first request.
     pub fn new(path: impl Into<PathBuf>, timeout: Duration) -> Self {
-        Client { path: path.into(), timeout, conn: None, request: Vec::new(), opened: false, reconnects: 0 }
+        Client {
+            path: path.into(),
+            timeout,
+            conn: None,
+            request: Vec::new(),
+            opened: false,
+            reconnects: 0,
+        }
     }
 
     /// Opens the connection now, so that the first timed request does not pay for `connect`.
@@ -70,7 +77,11 @@ impl Client {
             self.conn = Some(self.open()?);
         }
         let conn = self.conn.as_mut().ok_or(HttpError::Closed)?;
-        let res = conn.writer.write_all(&self.request).map_err(HttpError::from).and_then(|()| read_response(&mut conn.reader));
+        let res = conn
+            .writer
+            .write_all(&self.request)
+            .map_err(HttpError::from)
+            .and_then(|()| read_response(&mut conn.reader));
         match res {
             Ok(r) => {
                 if r.close {
@@ -96,18 +107,26 @@ impl Client {
 }
 
 fn open(path: &Path, timeout: Duration) -> Result<Conn, HttpError> {
-    let stream = UnixStream::connect(path).map_err(|source| HttpError::Connect { path: path.to_owned(), source })?;
+    let stream = UnixStream::connect(path).map_err(|source| HttpError::Connect {
+        path: path.to_owned(),
+        source,
+    })?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     let writer = stream.try_clone()?;
-    Ok(Conn { reader: BufReader::with_capacity(64 * 1024, stream), writer })
+    Ok(Conn {
+        reader: BufReader::with_capacity(64 * 1024, stream),
+        writer,
+    })
 }
 
 /// Appends the bytes of a `GET` request for `path` to `out`.
 pub fn write_get(out: &mut Vec<u8>, path: &str) {
     out.extend_from_slice(b"GET ");
     out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nHost: api.moby.localhost\r\nUser-Agent: berth-bench\r\n\r\n");
+    out.extend_from_slice(
+        b" HTTP/1.1\r\nHost: api.moby.localhost\r\nUser-Agent: berth-bench\r\n\r\n",
+    );
 }
 
 /// Reads one response from `r`: status line, headers, and the body however it is framed.
@@ -124,15 +143,25 @@ pub fn read_response<R: BufRead>(r: &mut R) -> Result<Response, HttpError> {
             break;
         }
         let Some((name, value)) = line.split_once(':') else {
-            return Err(HttpError::Protocol(format!("header without a colon: {line:?}")));
+            return Err(HttpError::Protocol(format!(
+                "header without a colon: {line:?}"
+            )));
         };
         let value = value.trim();
         if name.eq_ignore_ascii_case("content-length") {
-            length = Some(value.parse().map_err(|_| HttpError::Protocol(format!("bad Content-Length {value:?}")))?);
+            length = Some(
+                value
+                    .parse()
+                    .map_err(|_| HttpError::Protocol(format!("bad Content-Length {value:?}")))?,
+            );
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value.split(',').any(|v| v.trim().eq_ignore_ascii_case("chunked"));
+            chunked = value
+                .split(',')
+                .any(|v| v.trim().eq_ignore_ascii_case("chunked"));
         } else if name.eq_ignore_ascii_case("connection") {
-            close = value.split(',').any(|v| v.trim().eq_ignore_ascii_case("close"));
+            close = value
+                .split(',')
+                .any(|v| v.trim().eq_ignore_ascii_case("close"));
         }
     }
     let mut body = Vec::new();
@@ -148,10 +177,18 @@ pub fn read_response<R: BufRead>(r: &mut R) -> Result<Response, HttpError> {
         r.read_to_end(&mut body)?;
         close = true;
     }
-    Ok(Response { status, close, body })
+    Ok(Response {
+        status,
+        close,
+        body,
+    })
 }
 
-fn read_chunked<R: BufRead>(r: &mut R, body: &mut Vec<u8>, line: &mut String) -> Result<(), HttpError> {
+fn read_chunked<R: BufRead>(
+    r: &mut R,
+    body: &mut Vec<u8>,
+    line: &mut String,
+) -> Result<(), HttpError> {
     loop {
         read_line(r, line)?;
         let size_text = line.split(';').next().unwrap_or("").trim();
@@ -207,7 +244,8 @@ pub fn parse_status_line(line: &str) -> Result<u16, HttpError> {
     if !version.starts_with("HTTP/1.") || code.len() != 3 {
         return Err(HttpError::Protocol(format!("bad status line {line:?}")));
     }
-    code.parse().map_err(|_| HttpError::Protocol(format!("bad status line {line:?}")))
+    code.parse()
+        .map_err(|_| HttpError::Protocol(format!("bad status line {line:?}")))
 }
 
 #[cfg(test)]
@@ -220,8 +258,16 @@ mod tests {
 
     #[test]
     fn content_length_body() {
-        let r = parse("HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOKextra").unwrap();
-        assert_eq!(r, Response { status: 200, close: false, body: b"OK".to_vec() });
+        let r = parse("HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOKextra")
+            .unwrap();
+        assert_eq!(
+            r,
+            Response {
+                status: 200,
+                close: false,
+                body: b"OK".to_vec()
+            }
+        );
     }
 
     #[test]
@@ -249,22 +295,40 @@ mod tests {
 
     #[test]
     fn truncated_response_is_closed() {
-        assert!(matches!(parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"), Err(HttpError::Closed)));
-        assert!(matches!(parse("HTTP/1.1 200 OK\r\nContent-"), Err(HttpError::Closed)));
+        assert!(matches!(
+            parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"),
+            Err(HttpError::Closed)
+        ));
+        assert!(matches!(
+            parse("HTTP/1.1 200 OK\r\nContent-"),
+            Err(HttpError::Closed)
+        ));
         assert!(matches!(parse(""), Err(HttpError::Closed)));
     }
 
     #[test]
     fn bad_status_line() {
-        assert!(matches!(parse("SPDY 200 OK\r\n\r\n"), Err(HttpError::Protocol(_))));
-        assert!(matches!(parse("HTTP/1.1 2000 OK\r\n\r\n"), Err(HttpError::Protocol(_))));
-        assert_eq!(parse_status_line("HTTP/1.0 500 Internal Server Error").unwrap(), 500);
+        assert!(matches!(
+            parse("SPDY 200 OK\r\n\r\n"),
+            Err(HttpError::Protocol(_))
+        ));
+        assert!(matches!(
+            parse("HTTP/1.1 2000 OK\r\n\r\n"),
+            Err(HttpError::Protocol(_))
+        ));
+        assert_eq!(
+            parse_status_line("HTTP/1.0 500 Internal Server Error").unwrap(),
+            500
+        );
     }
 
     #[test]
     fn request_bytes() {
         let mut out = Vec::new();
         write_get(&mut out, "/_ping");
-        assert_eq!(out, b"GET /_ping HTTP/1.1\r\nHost: api.moby.localhost\r\nUser-Agent: berth-bench\r\n\r\n");
+        assert_eq!(
+            out,
+            b"GET /_ping HTTP/1.1\r\nHost: api.moby.localhost\r\nUser-Agent: berth-bench\r\n\r\n"
+        );
     }
 }

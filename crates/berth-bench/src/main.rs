@@ -13,7 +13,10 @@ use berth_bench::report::{compare_rows, goals, render_compare, render_single, En
 use berth_bench::suite::{Options, Suite, INTERRUPTED};
 
 #[derive(Parser)]
-#[command(name = "berth-bench", about = "Measures berthd beside dockerd (or any Engine API socket)")]
+#[command(
+    name = "berth-bench",
+    about = "Measures berthd beside dockerd (or any Engine API socket)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -48,7 +51,11 @@ struct LoadArgs {
 
 impl LoadArgs {
     fn options(&self) -> Options {
-        Options { requests: self.requests.max(1), warmup: self.warmup, ..Options::default() }
+        Options {
+            requests: self.requests.max(1),
+            warmup: self.warmup,
+            ..Options::default()
+        }
     }
 }
 
@@ -61,10 +68,20 @@ struct CompareArgs {
     #[arg(long, default_value = "/usr/sbin/dockerd")]
     dockerd: PathBuf,
     /// Which engines to measure.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "berthd,dockerd")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "berthd,dockerd"
+    )]
     engines: Vec<EngineKind>,
     /// Which suites to run once an engine is ready.
-    #[arg(long = "suite", value_enum, value_delimiter = ',', default_value = "api")]
+    #[arg(
+        long = "suite",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "api"
+    )]
     suites: Vec<Suite>,
     #[command(flatten)]
     load: LoadArgs,
@@ -100,7 +117,11 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// temporary roots removed by their guards instead of being left behind.
 fn install_signal_handlers() -> Result<()> {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe { sigaction(sig, &action) }?;
@@ -151,19 +172,26 @@ fn compare(args: CompareArgs) -> Result<()> {
             binary: args.berthd.clone().unwrap_or_else(default_berthd),
             extra_args: args.berthd_args.clone(),
         },
-        EngineKind::Dockerd => {
-            EngineSpec { kind, binary: args.dockerd.clone(), extra_args: args.dockerd_args.clone() }
-        }
+        EngineKind::Dockerd => EngineSpec {
+            kind,
+            binary: args.dockerd.clone(),
+            extra_args: args.dockerd_args.clone(),
+        },
     };
     let mut reports: Vec<EngineReport> = Vec::new();
     for &kind in &args.engines {
         if INTERRUPTED.load(Ordering::Relaxed) {
             break;
         }
-        if kind == EngineKind::Dockerd && std::path::Path::new("/run/containerd/containerd.sock").exists() {
+        if kind == EngineKind::Dockerd
+            && std::path::Path::new("/run/containerd/containerd.sock").exists()
+        {
             // dockerd 20.10 would attach to the host's containerd instead of starting its own.
             let mut r = EngineReport::named(kind.name());
-            r.error = Some("/run/containerd/containerd.sock exists: dockerd would use the host's containerd".into());
+            r.error = Some(
+                "/run/containerd/containerd.sock exists: dockerd would use the host's containerd"
+                    .into(),
+            );
             reports.push(r);
             continue;
         }
@@ -180,8 +208,13 @@ fn compare(args: CompareArgs) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         (Some(b), Some(d)) => print!("{}", render_compare(b, d, &goals())),
-        _ if args.json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "engines": reports }))?),
-        _ => reports.iter().for_each(|r| print!("{}", render_single(r, &goals()))),
+        _ if args.json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "engines": reports }))?
+        ),
+        _ => reports
+            .iter()
+            .for_each(|r| print!("{}", render_single(r, &goals()))),
     }
     if INTERRUPTED.load(Ordering::Relaxed) {
         anyhow::bail!("interrupted");

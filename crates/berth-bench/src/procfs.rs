@@ -38,7 +38,12 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
     let ppid = rest.get(1)?.parse().ok()?;
     let start_time = rest.get(19)?.parse().ok()?;
-    Some(Stat { pid, comm, ppid, start_time })
+    Some(Stat {
+        pid,
+        comm,
+        ppid,
+        start_time,
+    })
 }
 
 /// Reads `/proc/PID/stat`; `None` once the process is gone.
@@ -48,8 +53,12 @@ pub fn stat(pid: u32) -> Option<Stat> {
 
 /// All live processes, read from /proc.
 pub fn all_processes() -> Vec<Stat> {
-    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()).filter_map(stat).collect()
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(stat)
+        .collect()
 }
 
 /// `root` and every process below it in `procs`, parents before children.
@@ -84,7 +93,11 @@ pub fn tree_rss(root: u32) -> Vec<ProcRss> {
         .into_iter()
         .filter_map(|s| {
             let status = fs::read_to_string(format!("/proc/{}/status", s.pid)).ok()?;
-            Some(ProcRss { pid: s.pid, comm: s.comm, rss_bytes: parse_vm_rss(&status).unwrap_or(0) })
+            Some(ProcRss {
+                pid: s.pid,
+                comm: s.comm,
+                rss_bytes: parse_vm_rss(&status).unwrap_or(0),
+            })
         })
         .collect()
 }
@@ -95,7 +108,10 @@ fn unescape_mount_path(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -131,7 +147,10 @@ mod tests {
     fn vm_rss_in_bytes() {
         assert_eq!(parse_vm_rss(STATUS), Some(78904 * 1024));
         // Kernel threads have no VmRSS line.
-        assert_eq!(parse_vm_rss("Name:\tkthreadd\nState:\tS (sleeping)\n"), None);
+        assert_eq!(
+            parse_vm_rss("Name:\tkthreadd\nState:\tS (sleeping)\n"),
+            None
+        );
         assert_eq!(parse_vm_rss("VmRSS:\tlots kB\n"), None);
     }
 
@@ -139,13 +158,26 @@ mod tests {
     fn stat_with_awkward_comm() {
         let line = "4242 (my (odd) name) S 17 4242 4242 0 -1 4194560 1 0 0 0 3 4 0 0 20 0 9 0 123456 1000 200 18446744073709551615";
         let s = parse_stat(line).unwrap();
-        assert_eq!(s, Stat { pid: 4242, comm: "my (odd) name".into(), ppid: 17, start_time: 123456 });
+        assert_eq!(
+            s,
+            Stat {
+                pid: 4242,
+                comm: "my (odd) name".into(),
+                ppid: 17,
+                start_time: 123456
+            }
+        );
         assert_eq!(parse_stat("12 (x) S"), None);
     }
 
     #[test]
     fn tree_walks_descendants_only() {
-        let p = |pid, ppid| Stat { pid, comm: format!("p{pid}"), ppid, start_time: 0 };
+        let p = |pid, ppid| Stat {
+            pid,
+            comm: format!("p{pid}"),
+            ppid,
+            start_time: 0,
+        };
         let procs = vec![p(1, 0), p(10, 1), p(11, 10), p(12, 11), p(20, 1), p(13, 10)];
         let pids: Vec<u32> = tree(10, &procs).iter().map(|s| s.pid).collect();
         assert_eq!(pids, vec![10, 11, 13, 12]);

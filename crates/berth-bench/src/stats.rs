@@ -51,7 +51,11 @@ impl Latency {
             min: samples[0],
             max: samples[n - 1],
             mean: total / n as u32,
-            per_sec: if wall.is_zero() { f64::INFINITY } else { n as f64 / wall.as_secs_f64() },
+            per_sec: if wall.is_zero() {
+                f64::INFINITY
+            } else {
+                n as f64 / wall.as_secs_f64()
+            },
         })
     }
 }
@@ -81,13 +85,17 @@ mod tests {
     #[test]
     fn median_even_and_odd() {
         assert_eq!(median(&us(&[30, 10, 20])), Some(Duration::from_micros(20)));
-        assert_eq!(median(&us(&[40, 10, 20, 30])), Some(Duration::from_micros(25)));
+        assert_eq!(
+            median(&us(&[40, 10, 20, 30])),
+            Some(Duration::from_micros(25))
+        );
         assert_eq!(median(&[]), None);
     }
 
     #[test]
     fn latency_summary_sorts_and_counts() {
-        let l = Latency::from_samples(us(&[300, 100, 200, 1000]), Duration::from_millis(2)).unwrap();
+        let l =
+            Latency::from_samples(us(&[300, 100, 200, 1000]), Duration::from_millis(2)).unwrap();
         assert_eq!(l.requests, 4);
         assert_eq!(l.p50, Duration::from_micros(200));
         assert_eq!(l.p99, Duration::from_micros(1000));

@@ -34,7 +34,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { requests: 1000, warmup: 100, timeout: Duration::from_secs(30) }
+        Options {
+            requests: 1000,
+            warmup: 100,
+            timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -76,17 +80,26 @@ pub fn api(socket: &Path, opts: &Options) -> SuiteOutput {
         let name = format!("api {path}");
         match measure_endpoint(&mut client, path, opts) {
             Ok(l) => {
-                out.figures.push(Figure::micros(format!("{name} p50"), l.p50));
-                out.figures.push(Figure::micros(format!("{name} p99"), l.p99));
-                out.figures.push(Figure::per_sec(format!("{name} req/s"), l.per_sec));
+                out.figures
+                    .push(Figure::micros(format!("{name} p50"), l.p50));
+                out.figures
+                    .push(Figure::micros(format!("{name} p99"), l.p99));
+                out.figures
+                    .push(Figure::per_sec(format!("{name} req/s"), l.per_sec));
             }
-            Err(reason) => out.failures.push(Failure { name: format!("{name} p50"), reason }),
+            Err(reason) => out.failures.push(Failure {
+                name: format!("{name} p50"),
+                reason,
+            }),
         }
     }
     if client.reconnects > 0 {
         out.failures.push(Failure {
             name: "api keep-alive".into(),
-            reason: format!("the engine closed the connection; {} reconnects were timed", client.reconnects),
+            reason: format!(
+                "the engine closed the connection; {} reconnects were timed",
+                client.reconnects
+            ),
         });
     }
     out
@@ -94,7 +107,11 @@ pub fn api(socket: &Path, opts: &Options) -> SuiteOutput {
 
 /// Sends `opts.warmup` then `opts.requests` `GET path` over `client`, timing each round trip
 /// (request written to last body byte read). Any non-2xx answer fails the endpoint.
-pub fn measure_endpoint(client: &mut Client, path: &str, opts: &Options) -> Result<Latency, String> {
+pub fn measure_endpoint(
+    client: &mut Client,
+    path: &str,
+    opts: &Options,
+) -> Result<Latency, String> {
     let one = |client: &mut Client| -> Result<(), String> {
         let r = client.get(path).map_err(|e| e.to_string())?;
         if !(200..300).contains(&r.status) {
