@@ -71,8 +71,8 @@ impl Paths {
 }
 
 impl EngineSpec {
-    /// The command line: dockerd's flag names for both engines, plus, for dockerd, a private
-    /// (empty) daemon.json and what keeps it off the host's network configuration.
+    /// The command line: dockerd's flag names for both engines with a private (empty)
+    /// daemon.json, plus, for dockerd, what keeps it off the host's network configuration.
     pub fn args(&self, p: &Paths) -> Vec<OsString> {
         let mut a: Vec<OsString> = Vec::new();
         let mut flag = |name: &str, value: &Path| {
@@ -83,8 +83,9 @@ impl EngineSpec {
         flag("--data-root", &p.data_root);
         flag("--exec-root", &p.exec_root);
         flag("--pidfile", &p.pidfile);
+        // Both read a daemon.json from /etc by default; the host's must not change the figures.
+        flag("--config-file", &p.config);
         if self.kind == EngineKind::Dockerd {
-            flag("--config-file", &p.config);
             for f in [
                 "--iptables=false",
                 "--ip-masq=false",
@@ -427,6 +428,8 @@ mod tests {
                 "/t/exec",
                 "--pidfile",
                 "/t/engine.pid",
+                "--config-file",
+                "/t/daemon.json",
                 "--x"
             ]
         );
