@@ -3,5 +3,6 @@
 //! [`error::status_of`] and nowhere else.
 
 pub mod error;
+pub mod images;
 
 pub use error::ApiError;
