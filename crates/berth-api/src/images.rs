@@ -17,8 +17,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use berth_core::Filters;
 use berth_types::image::{
-    DeleteItem, ErrorDetail, HistoryItem, ImageInspect, ImageSummary, ImagesDiskUsage,
-    JsonMessage, PruneReport,
+    DeleteItem, ErrorDetail, HistoryItem, ImageInspect, ImageSummary, ImagesDiskUsage, JsonMessage,
+    PruneReport,
 };
 use berth_types::{Error, Result};
 use futures_util::TryStreamExt;
@@ -70,10 +70,14 @@ pub trait ImageBackend: Send + Sync {
         _tag: &str,
         _progress: &mut dyn FnMut(&JsonMessage),
     ) -> Result<()> {
-        Err(Error::not_implemented("pulling images is not supported yet"))
+        Err(Error::not_implemented(
+            "pulling images is not supported yet",
+        ))
     }
     fn push(&self, _name: &str, _tag: &str) -> Result<()> {
-        Err(Error::not_implemented("pushing images is not supported yet"))
+        Err(Error::not_implemented(
+            "pushing images is not supported yet",
+        ))
     }
 }
 
@@ -111,15 +115,13 @@ fn decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match (hexval(b[i + 1]), hexval(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hexval(b[i + 1]), hexval(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;
@@ -146,7 +148,10 @@ impl Query {
         Query(parse_query(raw.as_deref()))
     }
     fn get(&self, k: &str) -> Option<&str> {
-        self.0.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(kk, _)| kk == k)
+            .map(|(_, v)| v.as_str())
     }
     fn all(&self, k: &str) -> Vec<String> {
         self.0
@@ -351,7 +356,10 @@ fn body_reader(body: Body) -> impl Read + Send + 'static {
 
 // ---- handlers ----
 
-async fn list(State(b): State<Backend>, RawQuery(q): RawQuery) -> ApiResult<Json<Vec<ImageSummary>>> {
+async fn list(
+    State(b): State<Backend>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Vec<ImageSummary>>> {
     let opts = parse_list(q.as_deref())?;
     Ok(Json(blocking(move || b.list(&opts)).await?))
 }
@@ -413,9 +421,7 @@ async fn create(State(b): State<Backend>, RawQuery(q): RawQuery, body: Body) -> 
             ))
             .into_response()
         }
-        _ => {
-            return ApiError(Error::invalid("fromImage or fromSrc is required")).into_response()
-        }
+        _ => return ApiError(Error::invalid("fromImage or fromSrc is required")).into_response(),
     }
     let opts = match parse_import(q.as_deref()) {
         Ok(o) => o,
@@ -491,7 +497,9 @@ async fn delete_image(
     let q = Query::new(q);
     let (force, noprune) = (q.bool("force"), q.bool("noprune"));
     let name = rest.trim_start_matches('/').to_string();
-    Ok(Json(blocking(move || b.remove(&name, force, noprune)).await?))
+    Ok(Json(
+        blocking(move || b.remove(&name, force, noprune)).await?,
+    ))
 }
 
 #[cfg(test)]
@@ -500,7 +508,9 @@ mod tests {
 
     #[test]
     fn queries_keep_repeats_and_decode() {
-        let q = parse_query(Some("names=busybox&names=localhost%3A5000%2Fa%2Fb%3At&x=a+b&flag"));
+        let q = parse_query(Some(
+            "names=busybox&names=localhost%3A5000%2Fa%2Fb%3At&x=a+b&flag",
+        ));
         assert_eq!(
             q,
             vec![
@@ -510,7 +520,10 @@ mod tests {
                 ("flag".into(), "".into()),
             ]
         );
-        assert_eq!(parse_query(Some("a=%zz%4")), vec![("a".into(), "%zz%4".into())]);
+        assert_eq!(
+            parse_query(Some("a=%zz%4")),
+            vec![("a".into(), "%zz%4".into())]
+        );
     }
 
     #[test]
@@ -543,8 +556,14 @@ mod tests {
     #[test]
     fn names_with_slashes_split_off_the_verb() {
         let v = ["json", "history", "get"];
-        assert_eq!(split_verb("localhost:5000/a/b:tag/json", &v), ("localhost:5000/a/b:tag", Some("json")));
-        assert_eq!(split_verb("busybox/history", &v), ("busybox", Some("history")));
+        assert_eq!(
+            split_verb("localhost:5000/a/b:tag/json", &v),
+            ("localhost:5000/a/b:tag", Some("json"))
+        );
+        assert_eq!(
+            split_verb("busybox/history", &v),
+            ("busybox", Some("history"))
+        );
         assert_eq!(split_verb("a/b", &v), ("a/b", None));
         assert_eq!(split_verb("json", &v), ("json", None));
     }

@@ -75,7 +75,7 @@ fn loads_busybox_in_every_layout_with_dockerd_ids() {
         (Layout::OciWithManifest, Compress::Gzip),
     ] {
         let (_d, s) = store();
-        let lines = load(&s, &save_archive(&[img.clone()], layout, comp)).unwrap();
+        let lines = load(&s, &save_archive(std::slice::from_ref(&img), layout, comp)).unwrap();
         assert_eq!(lines, vec!["Loaded image: busybox:latest"], "{layout:?}");
         let i = s.inspect("busybox").unwrap();
         assert_eq!(i.id, img.id(), "{layout:?} {comp:?}");
@@ -266,7 +266,7 @@ fn shared_layers_are_unpacked_once() {
     let (d, s) = store();
     load(
         &s,
-        &save_archive(&[a.clone()], Layout::Legacy, Compress::None),
+        &save_archive(std::slice::from_ref(&a), Layout::Legacy, Compress::None),
     )
     .unwrap();
     load(&s, &save_archive(&[b], Layout::Legacy, Compress::None)).unwrap();
