@@ -5,103 +5,12 @@
 
 use berth_image::ImageStore;
 use berth_testkit::image::{
-    busybox_image, save_archive, Compress, LayerBuilder, Layout, TestImage,
+    busybox_image, save_archive, Compress, LayerBuilder, Layout, RealDockerd, TestImage,
 };
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const DOCKERD: &str = "/usr/sbin/dockerd";
-const DOCKER: &str = "/usr/local/bin/docker";
-
-struct Dockerd {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Dockerd {
-    fn start() -> Result<Dockerd, String> {
-        if !Path::new(DOCKERD).exists() || !Path::new(DOCKER).exists() {
-            return Err("dockerd or the docker CLI is not installed".into());
-        }
-        let dir = PathBuf::from(format!("/tmp/berth-dk-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let log = std::fs::File::create(dir.join("log")).map_err(|e| e.to_string())?;
-        let child = Command::new(DOCKERD)
-            .arg("--data-root")
-            .arg(dir.join("data"))
-            .arg("--exec-root")
-            .arg(dir.join("exec"))
-            .arg("--pidfile")
-            .arg(dir.join("pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", dir.join("sock").display()))
-            .args(["--iptables=false", "--bridge=none"])
-            .stdout(Stdio::from(log.try_clone().map_err(|e| e.to_string())?))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .map_err(|e| format!("spawn dockerd: {e}"))?;
-        let d = Dockerd { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(40);
-        while Instant::now() < deadline {
-            if d.docker(&["version"]).0 {
-                return Ok(d);
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        let log = std::fs::read_to_string(d.dir.join("log")).unwrap_or_default();
-        Err(format!(
-            "dockerd did not start: {}",
-            log.lines().last().unwrap_or("")
-        ))
-    }
-
-    fn docker(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(DOCKER)
-            .arg("-H")
-            .arg(format!("unix://{}", self.dir.join("sock").display()))
-            .args(args)
-            .env("DOCKER_CONFIG", self.dir.join("cli"))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run docker");
-        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-        s.push_str(&String::from_utf8_lossy(&out.stderr));
-        (out.status.success(), s)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (ok, out) = self.docker(args);
-        assert!(ok, "docker {args:?}: {out}");
-        out
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = Command::new("umount")
-            .arg("-R")
-            .arg(self.dir.join("data"))
-            .stderr(Stdio::null())
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 #[test]
 fn berth_and_dockerd_load_each_others_archives() {
-    let dockerd = match Dockerd::start() {
+    let dockerd = match RealDockerd::start() {
         Ok(d) => d,
         Err(why) => {
             eprintln!("skipping dockerd compatibility test: {why}");
