@@ -374,13 +374,17 @@ fn list_filters_and_prune() {
     assert!(s.list(&f(r#"{"bogus":["1"]}"#)).is_err());
     assert_eq!(s.history("old:1").unwrap()[0].tags, vec!["old:1"]);
 
-    let (items, _, deleted) = s.prune(&Filters::default()).unwrap();
+    let (outs, _) = s.prune(&Filters::default()).unwrap();
+    let deleted: Vec<String> = outs.iter().map(|o| o.image_id.clone()).collect();
+    let items: Vec<DeleteItem> = outs.into_iter().flat_map(|o| o.items).collect();
     assert_eq!(deleted, vec![dangling.id()]);
     assert!(items.contains(&DeleteItem::Deleted(dangling.id())));
-    let (_, reclaimed, deleted) = s
+    let (outs, reclaimed) = s
         .prune(&f(r#"{"dangling":["false"],"label":["team=a"]}"#))
         .unwrap();
-    assert_eq!(deleted, vec![old.id()]);
+    assert_eq!(outs.len(), 1);
+    assert_eq!(outs[0].image_id, old.id());
+    assert_eq!(outs[0].items[0], DeleteItem::Untagged("old:1".into()));
     assert_eq!(reclaimed, 1);
     assert_clean(d.path(), 1);
 }

@@ -26,6 +26,23 @@ impl ImageService {
     }
 }
 
+impl ImageService {
+    /// untag and delete events, named by image ID as dockerd does.
+    fn emit_removal(&self, out: &berth_image::RemoveOutcome) {
+        let id = out.image_id.as_str();
+        for item in &out.items {
+            let action = match item {
+                DeleteItem::Untagged(_) => "untag",
+                DeleteItem::Deleted(d) if d == id => "delete",
+                DeleteItem::Deleted(_) => continue, // a layer
+            };
+            let mut attrs = out.labels.clone();
+            attrs.insert("name".into(), id.to_string());
+            self.events.emit(EventType::Image, action, id, attrs);
+        }
+    }
+}
+
 impl ImageBackend for ImageService {
     fn list(&self, opts: &ListOptions) -> Result<Vec<ImageSummary>> {
         let mut v = self.store.list(&opts.filters)?;
@@ -57,28 +74,17 @@ impl ImageBackend for ImageService {
     }
 
     fn remove(&self, name: &str, force: bool, noprune: bool) -> Result<Vec<DeleteItem>> {
-        let id = self.store.resolve(name)?;
-        let labels = self.store.labels_of(&id);
         let out = self.store.remove(name, force, noprune)?;
-        for item in &out.items {
-            let (action, actor) = match item {
-                DeleteItem::Untagged(_) => ("untag", out.image_id.as_str()),
-                DeleteItem::Deleted(d) if *d == out.image_id => ("delete", d.as_str()),
-                DeleteItem::Deleted(_) => continue, // a layer
-            };
-            let mut attrs = labels.clone();
-            attrs.insert("name".into(), actor.to_string());
-            self.events.emit(EventType::Image, action, actor, attrs);
-        }
+        self.emit_removal(&out);
         Ok(out.items)
     }
 
     fn prune(&self, filters: &Filters) -> Result<PruneReport> {
-        let (items, reclaimed, deleted) = self.store.prune(filters)?;
-        for id in &deleted {
-            let mut attrs = BTreeMap::new();
-            attrs.insert("name".into(), id.clone());
-            self.events.emit(EventType::Image, "delete", id, attrs);
+        let (outs, reclaimed) = self.store.prune(filters)?;
+        let mut items = Vec::new();
+        for out in outs {
+            self.emit_removal(&out);
+            items.extend(out.items);
         }
         let mut attrs = BTreeMap::new();
         attrs.insert("reclaimed".into(), reclaimed.to_string());
