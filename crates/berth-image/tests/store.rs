@@ -425,3 +425,53 @@ fn import_with_changes() {
     assert_eq!(fs::read(m.0.path().join("hello")).unwrap(), b"world");
     assert!(s.import(&layer[..], None, &["RUN x".into()], "").is_err());
 }
+
+#[test]
+fn multi_platform_oci_index_picks_the_host_platform() {
+    let img = busybox_image();
+    let archive = save_archive(std::slice::from_ref(&img), Layout::Oci, Compress::Gzip);
+    // Rewrite: index.json -> nested index (no media type) -> the manifest
+    // for linux/amd64 plus an arm64 one the archive does not carry.
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut a = tar::Archive::new(&archive[..]);
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().display().to_string();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        files.push((p, data));
+    }
+    let index: serde_json::Value =
+        serde_json::from_slice(&files.iter().find(|(p, _)| p == "index.json").unwrap().1).unwrap();
+    let mut m = index["manifests"][0].clone();
+    let ann = m["annotations"].take();
+    m.as_object_mut().unwrap().remove("annotations");
+    m["platform"] = serde_json::json!({"architecture": "amd64", "os": "linux"});
+    let missing = serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": format!("sha256:{}", "0".repeat(64)), "size": 10,
+        "platform": {"architecture": "arm64", "os": "linux"}});
+    let nested =
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [missing, m]}))
+            .unwrap();
+    let nd = sha256(&nested);
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [
+        {"digest": nd, "size": nested.len(), "annotations": ann}]});
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, data) in files.iter().filter(|(p, _)| p != "index.json") {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, p, &data[..]).unwrap();
+    }
+    for (p, data) in [
+        (format!("blobs/sha256/{}", &nd[7..]), nested),
+        ("index.json".to_string(), serde_json::to_vec(&top).unwrap()),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, &p, &data[..]).unwrap();
+    }
+    let (_d, s) = store();
+    let lines = load(&s, &b.into_inner().unwrap()).unwrap();
+    assert_eq!(lines, vec!["Loaded image: busybox:latest"]);
+    assert_eq!(s.resolve("busybox").unwrap(), img.id());
+}
