@@ -8,6 +8,7 @@
 mod config;
 mod containers;
 mod daemon;
+mod images;
 mod listeners;
 mod pidfile;
 mod system;
@@ -94,7 +95,8 @@ async fn serve(
     let routes = axum::Router::new()
         .merge(berth_api::system::routes(system::backend(d.clone())))
         .merge(berth_api::events::routes(d.events.clone()))
-        .merge(containers::backend::routes(d.containers.clone()));
+        .merge(containers::backend::routes(d.containers.clone()))
+        .merge(images::routes(d.images.clone(), d.events.clone()));
     d.containers.restore().await;
     let app = berth_api::serve::App::new(routes);
 
