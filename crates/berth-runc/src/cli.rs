@@ -135,7 +135,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
         return 1;
     };
     let globals = Globals {
-        root: cli.global.root.unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
+        root: cli
+            .global
+            .root
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
         systemd_cgroup: cli.global.systemd_cgroup,
     };
 
@@ -258,7 +261,13 @@ mod tests {
     #[test]
     fn exec_with_process_file_parses() {
         match parse(&[
-            "exec", "--process", "/p.json", "--detach", "--pid-file", "/x", "c1",
+            "exec",
+            "--process",
+            "/p.json",
+            "--detach",
+            "--pid-file",
+            "/x",
+            "c1",
         ])
         .cmd
         {

@@ -54,12 +54,17 @@ impl Logger {
         Ok(Logger {
             sink: Mutex::new(sink),
             format,
-            max_level: if debug { Level::DEBUG } else { Level::WARN },
+            // libcontainer warns about every cgroup controller the host lacks, on every
+            // command; like runc's default, only errors are worth a line unless --debug.
+            max_level: if debug { Level::DEBUG } else { Level::ERROR },
         })
     }
 
     pub fn logs_to_stderr(&self) -> bool {
-        matches!(*self.sink.lock().unwrap_or_else(|e| e.into_inner()), Sink::Stderr)
+        matches!(
+            *self.sink.lock().unwrap_or_else(|e| e.into_inner()),
+            Sink::Stderr
+        )
     }
 
     pub fn enabled(&self, level: Level) -> bool {

@@ -48,8 +48,13 @@ fn bundle(id: &str, args: &[&str], terminal: bool) -> Bundle {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "spec: {}", String::from_utf8_lossy(&out.stderr));
-    let mut spec: Value = serde_json::from_slice(&fs::read(dir.join("config.json")).unwrap()).unwrap();
+    assert!(
+        out.status.success(),
+        "spec: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut spec: Value =
+        serde_json::from_slice(&fs::read(dir.join("config.json")).unwrap()).unwrap();
     spec["process"]["terminal"] = json!(terminal);
     spec["process"]["args"] = json!(args);
     spec["root"] = json!({"path": "rootfs", "readonly": true});
@@ -60,10 +65,21 @@ fn bundle(id: &str, args: &[&str], terminal: bool) -> Bundle {
         .iter()
         .map(|n| n["type"].as_str().unwrap())
         .collect();
-    assert!(ns.contains(&"network"), "the default spec has a new netns: {ns:?}");
-    fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    assert!(
+        ns.contains(&"network"),
+        "the default spec has a new netns: {ns:?}"
+    );
+    fs::write(
+        dir.join("config.json"),
+        serde_json::to_vec_pretty(&spec).unwrap(),
+    )
+    .unwrap();
     let root = tmp.path().join("state");
-    Bundle { _tmp: tmp, dir, root }
+    Bundle {
+        _tmp: tmp,
+        dir,
+        root,
+    }
 }
 
 impl Bundle {
@@ -74,25 +90,38 @@ impl Bundle {
 
     fn cmd(&self, bin: &str, args: &[&str]) -> Command {
         let mut c = Command::new(bin);
-        c.arg("--root").arg(&self.root).args(args).stdin(Stdio::null());
+        c.arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .stdin(Stdio::null());
         c
     }
 
     fn state(&self, id: &str) -> Value {
         let out = self.rt(&["state", id]);
-        assert!(out.status.success(), "state: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "state: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
+}
 
-    fn wait_status(&self, id: &str, want: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let st = self.state(id);
-            if st["status"] == want || Instant::now() > deadline {
-                return st;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+/// Runs a command whose stdio a container will inherit: stdout to `stdout_file`, stderr to
+/// a file next to it (a pipe would stay open as long as the container lives, so waiting
+/// for its end would wait for the container).
+fn run_detached(mut cmd: Command, stdout_file: &Path) -> Output {
+    let err_file = stdout_file.with_extension("err");
+    let status = cmd
+        .stdout(fs::File::create(stdout_file).unwrap())
+        .stderr(fs::File::create(&err_file).unwrap())
+        .status()
+        .unwrap();
+    Output {
+        status,
+        stdout: Vec::new(),
+        stderr: fs::read(&err_file).unwrap(),
     }
 }
 
@@ -125,13 +154,22 @@ fn wait_file_contains(path: &Path, needle: &str) -> String {
 #[test]
 fn run_prints_hello_and_exits_with_the_container_status() {
     let id = cid("run");
-    let b = bundle(&id, &["sh", "-c", "echo hello; echo oops >&2; exit 3"], false);
+    let b = bundle(
+        &id,
+        &["sh", "-c", "echo hello; echo oops >&2; exit 3"],
+        false,
+    );
     let out = b.rt(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
     assert_eq!(out.status.code(), Some(3));
-    assert!(!b.root.join(&id).exists(), "run deletes the container afterwards");
-    assert!(!Path::new("/sys/fs/cgroup/pids/berth-test").join(&id).exists());
+    assert!(
+        !b.root.join(&id).exists(),
+        "run deletes the container afterwards"
+    );
+    assert!(!Path::new("/sys/fs/cgroup/pids/berth-test")
+        .join(&id)
+        .exists());
 
     // runc on the same bundle agrees.
     let out = b
@@ -142,12 +180,53 @@ fn run_prints_hello_and_exits_with_the_container_status() {
     assert_eq!(out.status.code(), Some(3));
 }
 
+/// Starts a foreground `run` in the background and returns it with the container's pid.
+fn spawn_run(b: &Bundle, id: &str) -> (std::process::Child, i64) {
+    let out_file = b.dir.join("run.out");
+    let child = b
+        .cmd(BIN, &["run", "--bundle", b.dir.to_str().unwrap(), id])
+        .stdout(fs::File::create(&out_file).unwrap())
+        .stderr(fs::File::create(b.dir.join("run.err")).unwrap())
+        .spawn()
+        .unwrap();
+    wait_file_contains(&out_file, "ready");
+    let pid = b.state(id)["pid"].as_i64().unwrap();
+    assert!(pid > 0);
+    (child, pid)
+}
+
 #[test]
-fn run_reports_death_by_signal_as_128_plus_signal() {
+fn run_forwards_signals_and_reports_death_by_signal() {
     let id = cid("sig");
-    let b = bundle(&id, &["sh", "-c", "kill -9 $$"], false);
-    let out = b.rt(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
-    assert_eq!(out.status.code(), Some(137), "{}", String::from_utf8_lossy(&out.stderr));
+    // pid 1 of a pid namespace ignores signals it has no handler for, so the container
+    // traps TERM to show that the runtime passed it on.
+    let b = bundle(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready; while true; do sleep 0.05; done",
+        ],
+        false,
+    );
+    let (mut child, _) = spawn_run(&b, &id);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(42));
+    assert!(!b.root.join(&id).exists());
+
+    // Killed from outside: the runtime exits with 128 + 9, as a shell would report.
+    let (mut child, pid) = spawn_run(&b, &id);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(137));
+    assert!(!b.root.join(&id).exists());
 }
 
 #[test]
@@ -157,16 +236,18 @@ fn create_start_state_kill_delete() {
     let b = bundle(&id, &["sh", "-c", "echo started; exec sleep 1000"], false);
     let pid_file = b.dir.join("init.pid");
     let stdout_file = b.dir.join("stdout");
-    let out = b
-        .cmd(BIN, &["create", "--bundle", b.dir.to_str().unwrap(), "--pid-file"])
-        .arg(&pid_file)
-        .arg(&id)
-        .stdout(fs::File::create(&stdout_file).unwrap())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let mut cmd = b.cmd(
+        BIN,
+        &["create", "--bundle", b.dir.to_str().unwrap(), "--pid-file"],
+    );
+    cmd.arg(&pid_file).arg(&id);
+    let out = run_detached(cmd, &stdout_file);
     ok(&out);
-    let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let st = b.state(&id);
     assert_eq!(st["status"], "created");
     assert_eq!(st["pid"], pid);
@@ -177,7 +258,8 @@ fn create_start_state_kill_delete() {
     assert!(st["ociVersion"].as_str().unwrap().starts_with("1."));
     assert_eq!(st["owner"], "");
     // The init sits in the container's cgroup and has not run the process yet.
-    let procs = fs::read_to_string(format!("/sys/fs/cgroup/pids/berth-test/{id}/cgroup.procs")).unwrap();
+    let procs =
+        fs::read_to_string(format!("/sys/fs/cgroup/pids/berth-test/{id}/cgroup.procs")).unwrap();
     assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
     assert_eq!(fs::read_to_string(&stdout_file).unwrap(), "");
 
@@ -194,7 +276,11 @@ fn create_start_state_kill_delete() {
     let list = b.rt(&["list", "--format", "json"]);
     ok(&list);
     let list: Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert!(list.as_array().unwrap().iter().any(|c| c["id"] == id.as_str() && c["pid"] == pid));
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == id.as_str() && c["pid"] == pid));
     let ps = b.rt(&["ps", "--format", "json", &id]);
     ok(&ps);
     let pids: Vec<i32> = serde_json::from_slice(&ps.stdout).unwrap();
@@ -207,7 +293,10 @@ fn create_start_state_kill_delete() {
     ok(&b.rt(&["kill", &id, "KILL"]));
     let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).unwrap();
     assert!(
-        matches!(status, nix::sys::wait::WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGKILL, _)),
+        matches!(
+            status,
+            nix::sys::wait::WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGKILL, _)
+        ),
         "{status:?}"
     );
     let st = b.state(&id);
@@ -220,7 +309,9 @@ fn create_start_state_kill_delete() {
 
     ok(&b.rt(&["delete", &id]));
     assert!(!b.root.join(&id).exists());
-    assert!(!Path::new("/sys/fs/cgroup/pids/berth-test").join(&id).exists());
+    assert!(!Path::new("/sys/fs/cgroup/pids/berth-test")
+        .join(&id)
+        .exists());
     let gone = b.rt(&["state", &id]);
     assert_eq!(gone.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&gone.stderr).contains("does not exist"));
@@ -232,7 +323,13 @@ fn create_start_state_kill_delete() {
 fn delete_force_kills_a_running_container() {
     let id = cid("force");
     let b = bundle(&id, &["sleep", "1000"], false);
-    ok(&b.rt(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id]));
+    ok(&run_detached(
+        b.cmd(
+            BIN,
+            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
+        ),
+        &b.dir.join("init.out"),
+    ));
     let pid = b.state(&id)["pid"].as_i64().unwrap();
     assert!(Path::new(&format!("/proc/{pid}")).exists());
     ok(&b.rt(&["delete", "--force", &id]));
@@ -244,14 +341,23 @@ fn delete_force_kills_a_running_container() {
 #[test]
 fn pause_and_resume_freeze_the_container() {
     let id = cid("pause");
-    let b = bundle(&id, &["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i; sleep 0.02; done"], false);
+    let b = bundle(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i; sleep 0.02; done",
+        ],
+        false,
+    );
     let stdout_file = b.dir.join("stdout");
-    let out = b
-        .cmd(BIN, &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id])
-        .stdout(fs::File::create(&stdout_file).unwrap())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let out = run_detached(
+        b.cmd(
+            BIN,
+            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
+        ),
+        &stdout_file,
+    );
     ok(&out);
     wait_file_contains(&stdout_file, "3\n");
 
@@ -261,13 +367,20 @@ fn pause_and_resume_freeze_the_container() {
     assert_eq!(fs::read_to_string(&freezer).unwrap().trim(), "FROZEN");
     let before = fs::metadata(&stdout_file).unwrap().len();
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(fs::metadata(&stdout_file).unwrap().len(), before, "a frozen loop writes nothing");
+    assert_eq!(
+        fs::metadata(&stdout_file).unwrap().len(),
+        before,
+        "a frozen loop writes nothing"
+    );
 
     ok(&b.rt(&["resume", &id]));
     assert_eq!(b.state(&id)["status"], "running");
     assert_eq!(fs::read_to_string(&freezer).unwrap().trim(), "THAWED");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(fs::metadata(&stdout_file).unwrap().len() > before, "the loop runs again");
+    assert!(
+        fs::metadata(&stdout_file).unwrap().len() > before,
+        "the loop runs again"
+    );
 
     ok(&b.rt(&["delete", "--force", &id]));
     assert!(!b.root.join(&id).exists());
@@ -278,31 +391,65 @@ fn exec_runs_in_the_container_and_returns_its_status() {
     set_subreaper();
     let id = cid("exec");
     let b = bundle(&id, &["sleep", "1000"], false);
-    ok(&b.rt(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id]));
+    ok(&run_detached(
+        b.cmd(
+            BIN,
+            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
+        ),
+        &b.dir.join("init.out"),
+    ));
 
     // Foreground exec with a command line: output and exit status come back.
-    let out = b.rt(&["exec", &id, "sh", "-c", "echo in-$(hostname); ls /proc/1/exe >/dev/null; exit 5"]);
-    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = b.rt(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo in-$(hostname); ls /proc/1/exe >/dev/null; exit 5",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("in-"));
 
     // The shim's way: --process JSON, detached, pid file; stdio passed through.
-    let mut process: Value = serde_json::from_slice(&fs::read(b.dir.join("config.json")).unwrap()).unwrap();
+    let mut process: Value =
+        serde_json::from_slice(&fs::read(b.dir.join("config.json")).unwrap()).unwrap();
     let mut process = process["process"].take();
     process["args"] = json!(["sh", "-c", "echo from-exec; exit 7"]);
     let pjson = b.dir.join("process.json");
     fs::write(&pjson, serde_json::to_vec(&process).unwrap()).unwrap();
     let pid_file = b.dir.join("exec.pid");
     let stdout_file = b.dir.join("exec.out");
-    let out = b
-        .cmd(BIN, &["exec", "--process", pjson.to_str().unwrap(), "--detach", "--pid-file", pid_file.to_str().unwrap(), &id])
-        .stdout(fs::File::create(&stdout_file).unwrap())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let out = run_detached(
+        b.cmd(
+            BIN,
+            &[
+                "exec",
+                "--process",
+                pjson.to_str().unwrap(),
+                "--detach",
+                "--pid-file",
+                pid_file.to_str().unwrap(),
+                &id,
+            ],
+        ),
+        &stdout_file,
+    );
     ok(&out);
-    let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).unwrap();
-    assert_eq!(status, nix::sys::wait::WaitStatus::Exited(nix::unistd::Pid::from_raw(pid), 7));
+    assert_eq!(
+        status,
+        nix::sys::wait::WaitStatus::Exited(nix::unistd::Pid::from_raw(pid), 7)
+    );
     assert_eq!(fs::read_to_string(&stdout_file).unwrap(), "from-exec\n");
 
     ok(&b.rt(&["delete", "--force", &id]));
@@ -316,7 +463,13 @@ fn recv_fd(listener: &std::os::unix::net::UnixListener) -> OwnedFd {
     let mut buf = [0u8; 4096];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).unwrap();
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
     for c in msg.cmsgs().unwrap() {
         if let ControlMessageOwned::ScmRights(fds) = c {
             // SAFETY: the kernel just installed this fd in our table; we own it now.
@@ -333,7 +486,14 @@ fn console_socket_receives_a_pty_master() {
     let sock = b.dir.join("console.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let receiver = std::thread::spawn(move || recv_fd(&listener));
-    let out = b.rt(&["create", "--bundle", b.dir.to_str().unwrap(), "--console-socket", sock.to_str().unwrap(), &id]);
+    let out = b.rt(&[
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+    ]);
     ok(&out);
     let master = receiver.join().unwrap();
     ok(&b.rt(&["start", &id]));
@@ -347,7 +507,10 @@ fn console_socket_receives_a_pty_master() {
     }
     // A terminal turns \n into \r\n: proof that the bytes crossed a real pty.
     assert!(seen.contains("tty-ok\r\n"), "{seen:?}");
-    assert!(seen.contains("/dev/pts/") || seen.contains("/dev/console"), "{seen:?}");
+    assert!(
+        seen.contains("/dev/pts/") || seen.contains("/dev/console"),
+        "{seen:?}"
+    );
     ok(&b.rt(&["delete", "--force", &id]));
 }
 
@@ -361,17 +524,30 @@ fn a_missing_bundle_is_a_clear_error() {
         .arg(&root)
         .arg("--log")
         .arg(&log)
-        .args(["--log-format", "json", "create", "--bundle", "/nonexistent/bundle", "c1"])
+        .args([
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/nonexistent/bundle",
+            "c1",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("/nonexistent/bundle/config.json not found"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/bundle/config.json not found"),
+        "{stderr}"
+    );
     // The log file carries the same error as a runc-style JSON line.
     let text = fs::read_to_string(&log).unwrap();
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "error");
-    assert!(last["msg"].as_str().unwrap().contains("config.json not found"));
+    assert!(last["msg"]
+        .as_str()
+        .unwrap()
+        .contains("config.json not found"));
     assert!(last["time"].is_string());
     assert!(!root.join("c1").exists());
 
@@ -385,7 +561,12 @@ fn a_missing_bundle_is_a_clear_error() {
     assert_eq!(runc.status.code(), out.status.code());
 
     // Unknown subcommand and unknown container: exit 1 with a message.
-    let out = Command::new(BIN).arg("--root").arg(&root).args(["state", "nope"]).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("--root")
+        .arg(&root)
+        .args(["state", "nope"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
     let out = Command::new(BIN).arg("frobnicate").output().unwrap();
@@ -400,18 +581,40 @@ fn runc_accepts_our_spec_and_we_accept_runcs() {
     let id = cid("cross");
     let b = bundle(&id, &["sh", "-c", "echo x"], false);
     // Our generated config.json works with runc...
-    let out = b.cmd(RUNC, &["run", "--bundle", b.dir.to_str().unwrap(), &id]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "x\n", "{}", String::from_utf8_lossy(&out.stderr));
+    let out = b
+        .cmd(RUNC, &["run", "--bundle", b.dir.to_str().unwrap(), &id])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "x\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // ...and runc's works with us.
     fs::remove_file(b.dir.join("config.json")).unwrap();
-    ok(&Command::new(RUNC).args(["spec", "--rootless=false", "--bundle"]).arg(&b.dir).output().unwrap());
-    let mut spec: Value = serde_json::from_slice(&fs::read(b.dir.join("config.json")).unwrap()).unwrap();
+    ok(&Command::new(RUNC)
+        .args(["spec", "--rootless=false", "--bundle"])
+        .arg(&b.dir)
+        .output()
+        .unwrap());
+    let mut spec: Value =
+        serde_json::from_slice(&fs::read(b.dir.join("config.json")).unwrap()).unwrap();
     spec["process"]["terminal"] = json!(false);
     spec["process"]["args"] = json!(["sh", "-c", "echo y"]);
     spec["linux"]["cgroupsPath"] = json!(format!("/berth-test/{id}"));
-    fs::write(b.dir.join("config.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
+    fs::write(
+        b.dir.join("config.json"),
+        serde_json::to_vec(&spec).unwrap(),
+    )
+    .unwrap();
     let out = b.rt(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "y\n", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "y\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success());
 }
 
@@ -425,8 +628,15 @@ fn timing_run_true_against_runc() {
     for bin in [BIN, RUNC] {
         let start = Instant::now();
         for _ in 0..n {
-            let out = b.cmd(bin, &["run", "--bundle", b.dir.to_str().unwrap(), &id]).output().unwrap();
-            assert!(out.status.success(), "{bin}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = b
+                .cmd(bin, &["run", "--bundle", b.dir.to_str().unwrap(), &id])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{bin}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let per = start.elapsed() / n;
         report.push_str(&format!("{bin}: {per:?} per run of `true`\n"));

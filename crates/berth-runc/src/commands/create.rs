@@ -45,7 +45,10 @@ pub fn build_init(a: &InitArgs<'_>, g: &Globals) -> Result<libcontainer::contain
     }
     let dir = container_dir(g, a.id)?;
     if dir.exists() {
-        return Err(RuncError::Other(format!("container with id exists: {}", a.id)));
+        return Err(RuncError::Other(format!(
+            "container with id exists: {}",
+            a.id
+        )));
     }
     let ctx = || format!("cannot create container {}", a.id);
     let bundle = std::fs::canonicalize(a.bundle)

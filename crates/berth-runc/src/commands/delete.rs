@@ -12,6 +12,7 @@ pub fn delete(args: Delete, g: &Globals) -> Result<()> {
         return Ok(());
     }
     let mut c = load(g, &args.container_id)?;
-    c.delete(args.force)
-        .map_err(|e| RuncError::container(format!("cannot delete container {}", args.container_id), e))
+    c.delete(args.force).map_err(|e| {
+        RuncError::container(format!("cannot delete container {}", args.container_id), e)
+    })
 }

@@ -9,8 +9,8 @@ use crate::cli::{Globals, Kill};
 use crate::error::{Result, RuncError};
 
 pub fn kill(args: Kill, g: &Globals) -> Result<()> {
-    let signal = Signal::try_from(args.signal.as_str())
-        .map_err(|e| RuncError::Other(e.to_string()))?;
+    let signal =
+        Signal::try_from(args.signal.as_str()).map_err(|e| RuncError::Other(e.to_string()))?;
     let mut c = load(g, &args.container_id)?;
     if c.status() == ContainerStatus::Stopped && !args.all {
         return Err(RuncError::NotRunning(args.container_id));

@@ -43,7 +43,9 @@ fn validate_id(id: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(RuncError::Other(format!("invalid container id format: {id}")))
+        Err(RuncError::Other(format!(
+            "invalid container id format: {id}"
+        )))
     }
 }
 
@@ -186,8 +188,14 @@ mod tests {
 
     #[test]
     fn created_time_is_rfc3339_with_nanos() {
-        assert_eq!(rfc3339_nanos(1_500_000_000_123_456_789), "2017-07-14T02:40:00.123456789Z");
-        assert_eq!(rfc3339_nanos(1_500_000_000_000_000_000), "2017-07-14T02:40:00Z");
+        assert_eq!(
+            rfc3339_nanos(1_500_000_000_123_456_789),
+            "2017-07-14T02:40:00.123456789Z"
+        );
+        assert_eq!(
+            rfc3339_nanos(1_500_000_000_000_000_000),
+            "2017-07-14T02:40:00Z"
+        );
     }
 
     #[test]
@@ -195,7 +203,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.json"), r#"{"root":{"path":"rfs"}}"#).unwrap();
         assert_eq!(rootfs_of(dir.path()), dir.path().join("rfs"));
-        std::fs::write(dir.path().join("config.json"), r#"{"root":{"path":"/abs"}}"#).unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"root":{"path":"/abs"}}"#,
+        )
+        .unwrap();
         assert_eq!(rootfs_of(dir.path()), PathBuf::from("/abs"));
     }
 }

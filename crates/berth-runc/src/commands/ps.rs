@@ -43,7 +43,11 @@ pub fn ps(args: Ps, g: &Globals) -> Result<()> {
 /// Runs `ps` (default `-ef`) and keeps the header and the rows of our pids.
 fn print_table(pids: &[i32], options: &[String]) -> Result<()> {
     let default = ["-ef".to_owned()];
-    let opts = if options.is_empty() { &default[..] } else { options };
+    let opts = if options.is_empty() {
+        &default[..]
+    } else {
+        options
+    };
     let out = std::process::Command::new("ps")
         .args(opts)
         .output()

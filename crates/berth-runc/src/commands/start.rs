@@ -8,6 +8,7 @@ use crate::error::{Result, RuncError};
 
 pub fn start(args: Start, g: &Globals) -> Result<()> {
     let mut c = load(g, &args.container_id)?;
-    c.start()
-        .map_err(|e| RuncError::container(format!("cannot start container {}", args.container_id), e))
+    c.start().map_err(|e| {
+        RuncError::container(format!("cannot start container {}", args.container_id), e)
+    })
 }
