@@ -113,6 +113,12 @@ pub fn main(args: Vec<OsString>) -> i32 {
         print_version();
         return 0;
     }
+    if let Some(cmd) = &cli.cmd {
+        if let Err(msg) = prepare_to_fork(cmd) {
+            eprintln!("{msg}");
+            return 1;
+        }
+    }
 
     let format = match LogFormat::parse(cli.global.log_format.as_deref()) {
         Ok(f) => f,
@@ -155,6 +161,43 @@ pub fn main(args: Vec<OsString>) -> i32 {
             1
         }
     }
+}
+
+/// Environment variable that turns off running from a sealed copy of our binary (for
+/// benchmarks and debugging; never for production).
+pub const NO_SEAL_ENV: &str = "BERTH_RUNC_NO_SEAL";
+
+/// Commands that fork processes into a container need two things of the process they run
+/// in. It must be single-threaded: libcontainer forks and the child goes on running Rust
+/// code, which is only sound without other threads. And it must not be a binary a
+/// container can reach through /proc/<pid>/exe and overwrite (CVE-2019-5736): like runc
+/// and youki, we re-exec ourselves from a sealed in-memory copy (same argv, so berthd
+/// comes back here through `berthd runc …`).
+fn prepare_to_fork(cmd: &Cmd) -> std::result::Result<(), String> {
+    if !matches!(cmd, Cmd::Create(_) | Cmd::Run(_) | Cmd::Exec(_)) {
+        return Ok(());
+    }
+    match thread_count() {
+        Some(1) | None => {}
+        Some(n) => {
+            return Err(format!(
+                "berth-runc must run in a single-threaded process (this one has {n} threads)"
+            ))
+        }
+    }
+    if std::env::var_os(NO_SEAL_ENV).is_none() {
+        pentacle::ensure_sealed().map_err(|e| format!("cannot re-exec from a sealed copy: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The `Threads:` line of /proc/self/status.
+fn thread_count() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 fn usage_hint() -> &'static str {
@@ -278,6 +321,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn forking_commands_refuse_a_threaded_process() {
+        // Make sure of a second thread, whatever the harness does.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || rx.recv());
+        let cli = parse(&["create", "c1"]);
+        let err = prepare_to_fork(cli.cmd.as_ref().unwrap()).unwrap_err();
+        drop(tx);
+        let _ = other.join();
+        assert!(err.contains("single-threaded"), "{err}");
+        // Commands that do not fork do not care.
+        let cli = parse(&["state", "c1"]);
+        assert!(prepare_to_fork(cli.cmd.as_ref().unwrap()).is_ok());
     }
 
     #[test]

@@ -262,6 +262,10 @@ fn create_start_state_kill_delete() {
         fs::read_to_string(format!("/sys/fs/cgroup/pids/berth-test/{id}/cgroup.procs")).unwrap();
     assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
     assert_eq!(fs::read_to_string(&stdout_file).unwrap(), "");
+    // Before start, the init still runs our code, from a sealed memfd copy, not from a
+    // file on disk the container could reach and overwrite (CVE-2019-5736).
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(exe.to_string_lossy().contains("memfd:"), "{exe:?}");
 
     // A second create with the same ID is refused.
     let again = b.rt(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
