@@ -515,6 +515,35 @@ fn console_socket_receives_a_pty_master() {
         seen.contains("/dev/pts/") || seen.contains("/dev/console"),
         "{seen:?}"
     );
+
+    // exec with a terminal: the shim's `exec --tty --console-socket --detach` gets its own pty.
+    let sock2 = b.dir.join("exec-console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock2).unwrap();
+    let receiver = std::thread::spawn(move || recv_fd(&listener));
+    let mut process: Value =
+        serde_json::from_slice(&fs::read(b.dir.join("config.json")).unwrap()).unwrap();
+    let mut process = process["process"].take();
+    process["args"] = json!(["sh", "-c", "echo exec-tty-ok; sleep 1"]);
+    let pjson = b.dir.join("process.json");
+    fs::write(&pjson, serde_json::to_vec(&process).unwrap()).unwrap();
+    let out = b.rt(&[
+        "exec",
+        "--process",
+        pjson.to_str().unwrap(),
+        "--tty",
+        "--detach",
+        "--console-socket",
+        sock2.to_str().unwrap(),
+        &id,
+    ]);
+    ok(&out);
+    let mut master = fs::File::from(receiver.join().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("exec-tty-ok\r\n") && Instant::now() < deadline {
+        let n = master.read(&mut buf).unwrap();
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.contains("exec-tty-ok\r\n"), "{seen:?}");
     ok(&b.rt(&["delete", "--force", &id]));
 }
 
