@@ -4,6 +4,7 @@
 //! code lives here.
 
 pub mod atomic;
+pub mod containers;
 pub mod events;
 pub mod filters;
 

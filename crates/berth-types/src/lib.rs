@@ -1,8 +1,10 @@
 //! Wire types shared by every berth crate: the Engine API's JSON shapes, the
 //! event record, and the closed set of error kinds. No I/O lives here.
 
+pub mod container;
 pub mod error;
 pub mod event;
+pub mod image;
 pub mod system;
 
 pub use error::{Error, ErrorKind, Result};

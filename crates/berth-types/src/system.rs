@@ -120,5 +120,30 @@ pub struct Info {
     pub default_runtime: String,
     pub live_restore_enabled: bool,
     pub security_options: Vec<String>,
+    pub swarm: SwarmInfo,
     pub warnings: Vec<String>,
+}
+
+/// berth has no swarm mode; clients expect the section, marked inactive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SwarmInfo {
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    pub node_addr: String,
+    pub local_node_state: String,
+    pub control_available: bool,
+    pub error: String,
+}
+
+impl Default for SwarmInfo {
+    fn default() -> Self {
+        SwarmInfo {
+            node_id: String::new(),
+            node_addr: String::new(),
+            local_node_state: "inactive".into(),
+            control_available: false,
+            error: String::new(),
+        }
+    }
 }

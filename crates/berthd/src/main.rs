@@ -1,1 +1,125 @@
-fn main() {}
+//! berthd: the berth daemon.
+//!
+//! One binary, several entry points: `berthd shim ...` (the per-container
+//! shim) and `berthd runc ...` (the embedded OCI runtime) must run in a fresh
+//! single-threaded process, so they are dispatched here before any tokio
+//! runtime or thread exists.
+
+mod config;
+mod daemon;
+mod listeners;
+mod pidfile;
+mod system;
+
+use anyhow::{Context, Result};
+use std::ffi::OsString;
+use std::os::unix::fs::DirBuilderExt;
+use std::sync::Arc;
+use tracing_subscriber::prelude::*;
+
+fn main() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if let Err(e) = run(args) {
+        eprintln!("berthd: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn level_filter(level: &str) -> tracing_subscriber::filter::LevelFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    match level {
+        "trace" => LevelFilter::TRACE,
+        "debug" => LevelFilter::DEBUG,
+        "info" => LevelFilter::INFO,
+        "warn" => LevelFilter::WARN,
+        _ => LevelFilter::ERROR,
+    }
+}
+
+fn run(args: Vec<OsString>) -> Result<()> {
+    let cfg = config::load(args)?;
+
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(level_filter(&cfg.log_level));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .init();
+    let log_reload: Box<dyn Fn(&str) + Send + Sync> = Box::new(move |level: &str| {
+        let _ = handle.modify(|f| *f = level_filter(level));
+    });
+    for k in &cfg.ignored_keys {
+        tracing::warn!("daemon.json: {k} is a dockerd option berth does not act on yet; ignored");
+    }
+
+    let hosts = listeners::check_hosts(&cfg)?;
+    let _pid = pidfile::PidFile::acquire(&cfg.pidfile)?;
+    for dir in [&cfg.data_root, &cfg.exec_root] {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("berthd")
+        .build()?;
+    rt.block_on(serve(cfg, hosts, log_reload))
+}
+
+async fn serve(
+    cfg: config::Config,
+    hosts: Vec<listeners::Host>,
+    log_reload: Box<dyn Fn(&str) + Send + Sync>,
+) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+
+    let (endpoints, sockets) = listeners::bind_all(&cfg, &hosts)?;
+    let d = daemon::Daemon::new(cfg, log_reload)?;
+    let routes = axum::Router::new()
+        .merge(berth_api::system::routes(system::backend(d.clone())))
+        .merge(berth_api::events::routes(d.events.clone()));
+    let app = berth_api::serve::App::new(routes);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(berth_api::serve::serve(app, endpoints, stop_rx));
+    tracing::info!(
+        "berthd {} ready on {}",
+        env!("CARGO_PKG_VERSION"),
+        d.config.read().unwrap().hosts.join(", ")
+    );
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            _ = hup.recv() => {
+                let d2: Arc<daemon::Daemon> = d.clone();
+                match tokio::task::spawn_blocking(move || d2.reload()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!("reload failed: {e:#}"),
+                    Err(e) => tracing::error!("reload panicked: {e}"),
+                }
+            }
+        }
+    }
+    // End /events streams first, so graceful shutdown does not wait on them.
+    d.events.shutdown();
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    if let Err(e) = d.events.sync() {
+        tracing::warn!("syncing the event journal: {e}");
+    }
+    for s in sockets {
+        let _ = std::fs::remove_file(s);
+    }
+    tracing::info!("berthd stopped");
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! berth-testkit: start a real `berthd` on a temporary data root and socket,
+//! talk to it with the docker CLI or raw HTTP, build tiny images, and stop it.
+
+pub mod daemon;
+pub mod http;
+pub mod image;
+
+pub use daemon::TestDaemon;
+pub use http::{request, Response};

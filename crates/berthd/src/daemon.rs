@@ -1,0 +1,177 @@
+//! The daemon: its identity, configuration, event bus and subsystems, and the
+//! glue that turns them into the API's backends.
+
+use crate::config::{self, Config, Reloadable};
+use crate::system::HostFacts;
+use anyhow::{Context, Result};
+use berth_core::events::{EventBus, JournalLimits};
+use berth_types::system::{PluginsInfo, RuntimeInfo, Version};
+use berth_types::EventType;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+/// Counts of containers by state, for `/info`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ContainerCounts {
+    pub total: u64,
+    pub running: u64,
+    pub paused: u64,
+    pub stopped: u64,
+}
+
+pub struct Daemon {
+    pub id: String,
+    pub facts: HostFacts,
+    pub version: Version,
+    pub config: RwLock<Config>,
+    pub events: Arc<EventBus>,
+    log_reload: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+impl Daemon {
+    pub fn new(cfg: Config, log_reload: Box<dyn Fn(&str) + Send + Sync>) -> Result<Arc<Daemon>> {
+        let facts = HostFacts::read();
+        let id = engine_id(&cfg.data_root)?;
+        let events = EventBus::open(&cfg.data_root.join("events"), JournalLimits::default())
+            .context("opening the event journal")?;
+        Ok(Arc::new(Daemon {
+            id,
+            version: crate::system::build_version(&facts),
+            facts,
+            config: RwLock::new(cfg),
+            events,
+            log_reload,
+        }))
+    }
+
+    pub fn container_counts(&self) -> ContainerCounts {
+        ContainerCounts::default()
+    }
+
+    pub fn image_count(&self) -> u64 {
+        0
+    }
+
+    pub fn storage_driver(&self) -> String {
+        String::new()
+    }
+
+    pub fn plugins_info(&self) -> PluginsInfo {
+        PluginsInfo::default()
+    }
+
+    pub fn logging_driver(&self) -> String {
+        String::new()
+    }
+
+    pub fn runtimes_info(&self) -> BTreeMap<String, RuntimeInfo> {
+        BTreeMap::new()
+    }
+
+    pub fn default_runtime_name(&self) -> String {
+        String::new()
+    }
+
+    pub fn security_options(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if !self.facts.swap_limit {
+            w.push("WARNING: No swap limit support".to_string());
+        }
+        w
+    }
+
+    /// SIGHUP: re-reads daemon.json, applies what can change while running,
+    /// and announces it with a `daemon reload` event.
+    pub fn reload(&self) -> Result<()> {
+        let path = {
+            let cfg = self.config.read().unwrap();
+            cfg.config_file.clone()
+        };
+        let Some(path) = path else {
+            tracing::info!("SIGHUP: no configuration file to reload");
+            return Ok(());
+        };
+        let file = config::read_config_file(&path, true)?.unwrap_or_default();
+        let prefix = format!(
+            "unable to reload the berth daemon with file {}",
+            path.display()
+        );
+        config::check_keys(&file, &[], &|_| String::new())
+            .map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
+        let r = Reloadable::from_file(&file).map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
+        let attrs = {
+            let mut cfg = self.config.write().unwrap();
+            r.apply(&mut cfg);
+            if cfg.debug {
+                cfg.log_level = "debug".into();
+            }
+            (self.log_reload)(&cfg.log_level);
+            reload_attributes(&cfg, &self.facts.hostname)
+        };
+        self.events
+            .publish(EventType::Daemon, "reload", &self.id, attrs);
+        tracing::info!("reloaded configuration from {}", path.display());
+        Ok(())
+    }
+}
+
+/// The attributes of a `daemon reload` event: the reloaded settings, as
+/// dockerd reports them.
+fn reload_attributes(cfg: &Config, hostname: &str) -> BTreeMap<String, String> {
+    let mut a = BTreeMap::new();
+    a.insert("name".into(), hostname.to_string());
+    a.insert("debug".into(), cfg.debug.to_string());
+    a.insert("log-level".into(), cfg.log_level.clone());
+    a.insert(
+        "labels".into(),
+        serde_json::to_string(&cfg.labels).unwrap_or_default(),
+    );
+    a.insert("live-restore".into(), cfg.live_restore.to_string());
+    a.insert(
+        "default-runtime".into(),
+        cfg.default_runtime.clone().unwrap_or_default(),
+    );
+    a.insert(
+        "runtimes".into(),
+        cfg.runtimes.keys().cloned().collect::<Vec<_>>().join(" "),
+    );
+    a.insert(
+        "authorization-plugins".into(),
+        serde_json::to_string(&cfg.authorization_plugins).unwrap_or_default(),
+    );
+    a.insert("experimental".into(), cfg.experimental.to_string());
+    a
+}
+
+/// The daemon's stable ID, created on first start and kept in the data root.
+fn engine_id(data_root: &Path) -> Result<String> {
+    let path = data_root.join("engine-id");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim();
+        if !s.is_empty() {
+            return Ok(s.to_string());
+        }
+    }
+    let b: [u8; 16] = rand::random();
+    let h = hex_string(&b);
+    let id = format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    );
+    berth_core::atomic::write_atomic(&path, id.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
+}
+
+fn hex_string(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
