@@ -676,3 +676,45 @@ fn timing_run_true_against_runc() {
     }
     eprintln!("{report}");
 }
+
+#[test]
+fn a_failed_create_leaves_nothing_behind_and_says_why_once() {
+    let id = cid("bad");
+    let b = bundle(&id, &["/no/such/program"], false);
+    let out = b.rt(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("/no/such/program") && stderr.contains("not found"),
+        "{stderr}"
+    );
+    assert!(!b.root.join(&id).exists());
+    assert!(!Path::new("/sys/fs/cgroup/pids/berth-test")
+        .join(&id)
+        .exists());
+
+    // With a JSON log, libcontainer's own lines are kept there and ours comes last.
+    let log = b.dir.join("log.json");
+    let out = b
+        .cmd(
+            BIN,
+            &["--log", log.to_str().unwrap(), "--log-format", "json"],
+        )
+        .args(["create", "--bundle", b.dir.to_str().unwrap(), &id])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() > 1, "{text}");
+    let last = lines.last().unwrap();
+    assert!(last["msg"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("cannot create container {id}")));
+    assert!(!b.root.join(&id).exists());
+}
