@@ -66,6 +66,8 @@ pub enum Cmd {
     Spec(liboci_cli::Spec),
     /// show the enabled features
     Features(liboci_cli::Features),
+    /// change the resource limits of a running container
+    Update(liboci_cli::Update),
 }
 
 /// runc's `kill`: the signal defaults to SIGTERM.
@@ -201,7 +203,7 @@ fn thread_count() -> Option<usize> {
 }
 
 fn usage_hint() -> &'static str {
-    "berth-runc: a subcommand is required (create, start, run, state, kill, delete, pause, resume, ps, exec, list, spec, features); see --help"
+    "berth-runc: a subcommand is required (create, start, run, state, kill, delete, pause, resume, ps, exec, list, update, spec, features); see --help"
 }
 
 fn print_version() {
@@ -228,6 +230,7 @@ fn run_cmd(cmd: Cmd, g: &Globals) -> Result<i32> {
         Cmd::List(a) => commands::list::list(a, g).map(|()| 0),
         Cmd::Spec(a) => commands::spec::spec(a).map(|()| 0),
         Cmd::Features(_) => commands::features::features().map(|()| 0),
+        Cmd::Update(a) => commands::update::update(a, g).map(|()| 0),
     }
 }
 

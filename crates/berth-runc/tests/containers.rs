@@ -718,3 +718,42 @@ fn a_failed_create_leaves_nothing_behind_and_says_why_once() {
         .starts_with(&format!("cannot create container {id}")));
     assert!(!b.root.join(&id).exists());
 }
+
+#[test]
+fn update_changes_the_cgroup_limits_of_a_running_container() {
+    let id = cid("upd");
+    let b = bundle(&id, &["sleep", "1000"], false);
+    ok(&run_detached(
+        b.cmd(
+            BIN,
+            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
+        ),
+        &b.dir.join("init.out"),
+    ));
+    // docker update's way: a LinuxResources document on stdin.
+    let mut child = b
+        .cmd(BIN, &["update", "--resources", "-", &id])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        br#"{"pids":{"limit":42},"memory":{"limit":67108864}}"#,
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    ok(&child.wait_with_output().unwrap());
+    let cg = |ctl: &str, file: &str| {
+        fs::read_to_string(format!("/sys/fs/cgroup/{ctl}/berth-test/{id}/{file}"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(cg("pids", "pids.max"), "42");
+    assert_eq!(cg("memory", "memory.limit_in_bytes"), "67108864");
+    // runc's flags.
+    ok(&b.rt(&["update", "--pids-limit", "7", &id]));
+    assert_eq!(cg("pids", "pids.max"), "7");
+    ok(&b.rt(&["delete", "--force", &id]));
+}

@@ -23,6 +23,7 @@ pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 /// The directory holding one container's state, `<root>/<id>`.
 fn container_dir(g: &Globals, id: &str) -> Result<PathBuf> {
@@ -61,6 +62,21 @@ fn load(g: &Globals, id: &str) -> Result<Container> {
         return Err(RuncError::NotFound(id.to_owned()));
     }
     load_dir(dir).map_err(|e| RuncError::container(format!("cannot load state of {id}"), e))
+}
+
+/// The cgroup manager of a container, from the cgroup path recorded at create.
+fn cgroup_manager(g: &Globals, id: &str) -> Result<libcgroups::common::AnyCgroupManager> {
+    use libcgroups::common::{create_cgroup_manager, CgroupConfig};
+    let c = load(g, id)?;
+    let cfg = c
+        .spec()
+        .map_err(|e| RuncError::container(format!("cannot read config of {id}"), e))?;
+    create_cgroup_manager(CgroupConfig {
+        cgroup_path: cfg.cgroup_path,
+        systemd_cgroup: c.systemd(),
+        container_name: id.to_owned(),
+    })
+    .map_err(|e| RuncError::Other(format!("cannot open cgroup of {id}: {e}")))
 }
 
 /// `Container::load`, retried for a moment while the state file reads as broken:
