@@ -272,6 +272,10 @@ fn create_start_state_kill_delete() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
 
+    // A signal the init survives leaves it created (and startable).
+    ok(&b.rt(&["kill", &id, "CONT"]));
+    assert_eq!(b.state(&id)["status"], "created");
+
     ok(&b.rt(&["start", &id]));
     // stdio is passed through: the container wrote to the file `create` had as stdout.
     assert_eq!(wait_file_contains(&stdout_file, "started"), "started\n");
@@ -376,6 +380,9 @@ fn pause_and_resume_freeze_the_container() {
         before,
         "a frozen loop writes nothing"
     );
+    // A signal to a frozen container leaves it paused.
+    ok(&b.rt(&["kill", &id, "CONT"]));
+    assert_eq!(b.state(&id)["status"], "paused");
 
     ok(&b.rt(&["resume", &id]));
     assert_eq!(b.state(&id)["status"], "running");
