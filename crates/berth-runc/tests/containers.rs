@@ -764,3 +764,33 @@ fn update_changes_the_cgroup_limits_of_a_running_container() {
     assert_eq!(cg("pids", "pids.max"), "7");
     ok(&b.rt(&["delete", "--force", &id]));
 }
+
+#[test]
+fn kill_all_signals_every_process_of_the_container() {
+    let id = cid("all");
+    let b = bundle(&id, &["sh", "-c", "sleep 1000 & sleep 1000 & wait"], false);
+    ok(&run_detached(
+        b.cmd(
+            BIN,
+            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
+        ),
+        &b.dir.join("init.out"),
+    ));
+    let pids = |b: &Bundle| -> Vec<i32> {
+        let out = b.rt(&["ps", "--format", "json", &id]);
+        ok(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids(&b).len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(pids(&b).len(), 3, "sh and two sleeps");
+    ok(&b.rt(&["kill", "--all", &id, "KILL"]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pids(&b).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(pids(&b), Vec::<i32>::new());
+    ok(&b.rt(&["delete", &id]));
+}
