@@ -189,6 +189,10 @@ fn prepare_to_fork(cmd: &Cmd) -> std::result::Result<(), String> {
     }
     if std::env::var_os(NO_SEAL_ENV).is_none() {
         pentacle::ensure_sealed().map_err(|e| format!("cannot re-exec from a sealed copy: {e}"))?;
+        // Executed from /proc/self/fd/N, the kernel names us "N"; give `ps` a real name.
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes, which the
+        // literal is, and keeps no pointer to it.
+        unsafe { libc::prctl(libc::PR_SET_NAME, c"berth-runc".as_ptr(), 0, 0, 0) };
     }
     Ok(())
 }

@@ -210,6 +210,9 @@ fn run_forwards_signals_and_reports_death_by_signal() {
         false,
     );
     let (mut child, _) = spawn_run(&b, &id);
+    // Run from a sealed copy, the runtime still shows in `ps` under its own name.
+    let comm = fs::read_to_string(format!("/proc/{}/comm", child.id())).unwrap();
+    assert_eq!(comm, "berth-runc\n");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
