@@ -66,6 +66,8 @@ pub enum Cmd {
     Spec(liboci_cli::Spec),
     /// show the enabled features
     Features(liboci_cli::Features),
+    /// change the resource limits of a running container
+    Update(liboci_cli::Update),
 }
 
 /// runc's `kill`: the signal defaults to SIGTERM.
@@ -113,6 +115,12 @@ pub fn main(args: Vec<OsString>) -> i32 {
         print_version();
         return 0;
     }
+    if let Some(cmd) = &cli.cmd {
+        if let Err(msg) = prepare_to_fork(cmd) {
+            eprintln!("{msg}");
+            return 1;
+        }
+    }
 
     let format = match LogFormat::parse(cli.global.log_format.as_deref()) {
         Ok(f) => f,
@@ -157,8 +165,49 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
 }
 
+/// Environment variable that turns off running from a sealed copy of our binary (for
+/// benchmarks and debugging; never for production).
+pub const NO_SEAL_ENV: &str = "BERTH_RUNC_NO_SEAL";
+
+/// Commands that fork processes into a container need two things of the process they run
+/// in. It must be single-threaded: libcontainer forks and the child goes on running Rust
+/// code, which is only sound without other threads. And it must not be a binary a
+/// container can reach through /proc/<pid>/exe and overwrite (CVE-2019-5736): like runc
+/// and youki, we re-exec ourselves from a sealed in-memory copy (same argv, so berthd
+/// comes back here through `berthd runc …`).
+fn prepare_to_fork(cmd: &Cmd) -> std::result::Result<(), String> {
+    if !matches!(cmd, Cmd::Create(_) | Cmd::Run(_) | Cmd::Exec(_)) {
+        return Ok(());
+    }
+    match thread_count() {
+        Some(1) | None => {}
+        Some(n) => {
+            return Err(format!(
+                "berth-runc must run in a single-threaded process (this one has {n} threads)"
+            ))
+        }
+    }
+    if std::env::var_os(NO_SEAL_ENV).is_none() {
+        pentacle::ensure_sealed().map_err(|e| format!("cannot re-exec from a sealed copy: {e}"))?;
+        // Executed from /proc/self/fd/N, the kernel names us "N"; give `ps` a real name.
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes, which the
+        // literal is, and keeps no pointer to it.
+        unsafe { libc::prctl(libc::PR_SET_NAME, c"berth-runc".as_ptr(), 0, 0, 0) };
+    }
+    Ok(())
+}
+
+/// The `Threads:` line of /proc/self/status.
+fn thread_count() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
 fn usage_hint() -> &'static str {
-    "berth-runc: a subcommand is required (create, start, run, state, kill, delete, pause, resume, ps, exec, list, spec, features); see --help"
+    "berth-runc: a subcommand is required (create, start, run, state, kill, delete, pause, resume, ps, exec, list, update, spec, features); see --help"
 }
 
 fn print_version() {
@@ -185,6 +234,7 @@ fn run_cmd(cmd: Cmd, g: &Globals) -> Result<i32> {
         Cmd::List(a) => commands::list::list(a, g).map(|()| 0),
         Cmd::Spec(a) => commands::spec::spec(a).map(|()| 0),
         Cmd::Features(_) => commands::features::features().map(|()| 0),
+        Cmd::Update(a) => commands::update::update(a, g).map(|()| 0),
     }
 }
 
@@ -278,6 +328,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn forking_commands_refuse_a_threaded_process() {
+        // Make sure of a second thread, whatever the harness does.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || rx.recv());
+        let cli = parse(&["create", "c1"]);
+        let err = prepare_to_fork(cli.cmd.as_ref().unwrap()).unwrap_err();
+        drop(tx);
+        let _ = other.join();
+        assert!(err.contains("single-threaded"), "{err}");
+        // Commands that do not fork do not care.
+        let cli = parse(&["state", "c1"]);
+        assert!(prepare_to_fork(cli.cmd.as_ref().unwrap()).is_ok());
     }
 
     #[test]

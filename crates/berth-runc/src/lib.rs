@@ -18,6 +18,7 @@ pub mod log;
 
 use std::ffi::OsString;
 
+pub use cli::{DEFAULT_ROOT, NO_SEAL_ENV};
 pub use error::RuncError;
 
 /// Runs one runc-style command line (`args` are what follows `runc` on a command line:

@@ -40,6 +40,10 @@ pub struct Logger {
     sink: Mutex<Sink>,
     format: LogFormat,
     max_level: Level,
+    /// Whether libcontainer's own events are written. On stderr, without --debug, only
+    /// our one final error line is: a caller shows a failed command's stderr to the user,
+    /// and libcontainer reports one failure at every level it passes through.
+    library_events: bool,
 }
 
 impl Logger {
@@ -51,10 +55,14 @@ impl Logger {
             }
             _ => Sink::Stderr,
         };
+        let library_events = debug || matches!(sink, Sink::File(_));
         Ok(Logger {
+            library_events,
             sink: Mutex::new(sink),
             format,
-            max_level: if debug { Level::DEBUG } else { Level::WARN },
+            // libcontainer warns about every cgroup controller the host lacks, on every
+            // command; like runc's default, only errors are worth a line unless --debug.
+            max_level: if debug { Level::DEBUG } else { Level::ERROR },
         })
     }
 
@@ -145,7 +153,7 @@ struct RuncLayer(&'static Logger);
 
 impl<S: Subscriber> Layer<S> for RuncLayer {
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        self.0.enabled(*metadata.level())
+        self.0.library_events && self.0.enabled(*metadata.level())
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {

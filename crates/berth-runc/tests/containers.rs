@@ -106,16 +106,22 @@ impl Bundle {
         );
         serde_json::from_slice(&out.stdout).unwrap()
     }
+}
 
-    fn wait_status(&self, id: &str, want: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let st = self.state(id);
-            if st["status"] == want || Instant::now() > deadline {
-                return st;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+/// Runs a command whose stdio a container will inherit: stdout to `stdout_file`, stderr to
+/// a file next to it (a pipe would stay open as long as the container lives, so waiting
+/// for its end would wait for the container).
+fn run_detached(mut cmd: Command, stdout_file: &Path) -> Output {
+    let err_file = stdout_file.with_extension("err");
+    let status = cmd
+        .stdout(fs::File::create(stdout_file).unwrap())
+        .stderr(fs::File::create(&err_file).unwrap())
+        .status()
+        .unwrap();
+    Output {
+        status,
+        stdout: Vec::new(),
+        stderr: fs::read(&err_file).unwrap(),
     }
 }
 
@@ -174,17 +180,56 @@ fn run_prints_hello_and_exits_with_the_container_status() {
     assert_eq!(out.status.code(), Some(3));
 }
 
+/// Starts a foreground `run` in the background and returns it with the container's pid.
+fn spawn_run(b: &Bundle, id: &str) -> (std::process::Child, i64) {
+    let out_file = b.dir.join("run.out");
+    let child = b
+        .cmd(BIN, &["run", "--bundle", b.dir.to_str().unwrap(), id])
+        .stdout(fs::File::create(&out_file).unwrap())
+        .stderr(fs::File::create(b.dir.join("run.err")).unwrap())
+        .spawn()
+        .unwrap();
+    wait_file_contains(&out_file, "ready");
+    let pid = b.state(id)["pid"].as_i64().unwrap();
+    assert!(pid > 0);
+    (child, pid)
+}
+
 #[test]
-fn run_reports_death_by_signal_as_128_plus_signal() {
+fn run_forwards_signals_and_reports_death_by_signal() {
     let id = cid("sig");
-    let b = bundle(&id, &["sh", "-c", "kill -9 $$"], false);
-    let out = b.rt(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
-    assert_eq!(
-        out.status.code(),
-        Some(137),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // pid 1 of a pid namespace ignores signals it has no handler for, so the container
+    // traps TERM to show that the runtime passed it on.
+    let b = bundle(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready; while true; do sleep 0.05; done",
+        ],
+        false,
     );
+    let (mut child, _) = spawn_run(&b, &id);
+    // Run from a sealed copy, the runtime still shows in `ps` under its own name.
+    let comm = fs::read_to_string(format!("/proc/{}/comm", child.id())).unwrap();
+    assert_eq!(comm, "berth-runc\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(42));
+    assert!(!b.root.join(&id).exists());
+
+    // Killed from outside: the runtime exits with 128 + 9, as a shell would report.
+    let (mut child, pid) = spawn_run(&b, &id);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(137));
+    assert!(!b.root.join(&id).exists());
 }
 
 #[test]
@@ -194,17 +239,12 @@ fn create_start_state_kill_delete() {
     let b = bundle(&id, &["sh", "-c", "echo started; exec sleep 1000"], false);
     let pid_file = b.dir.join("init.pid");
     let stdout_file = b.dir.join("stdout");
-    let out = b
-        .cmd(
-            BIN,
-            &["create", "--bundle", b.dir.to_str().unwrap(), "--pid-file"],
-        )
-        .arg(&pid_file)
-        .arg(&id)
-        .stdout(fs::File::create(&stdout_file).unwrap())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let mut cmd = b.cmd(
+        BIN,
+        &["create", "--bundle", b.dir.to_str().unwrap(), "--pid-file"],
+    );
+    cmd.arg(&pid_file).arg(&id);
+    let out = run_detached(cmd, &stdout_file);
     ok(&out);
     let pid: i32 = fs::read_to_string(&pid_file)
         .unwrap()
@@ -225,11 +265,19 @@ fn create_start_state_kill_delete() {
         fs::read_to_string(format!("/sys/fs/cgroup/pids/berth-test/{id}/cgroup.procs")).unwrap();
     assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
     assert_eq!(fs::read_to_string(&stdout_file).unwrap(), "");
+    // Before start, the init still runs our code, from a sealed memfd copy, not from a
+    // file on disk the container could reach and overwrite (CVE-2019-5736).
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(exe.to_string_lossy().contains("memfd:"), "{exe:?}");
 
     // A second create with the same ID is refused.
     let again = b.rt(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+
+    // A signal the init survives leaves it created (and startable).
+    ok(&b.rt(&["kill", &id, "CONT"]));
+    assert_eq!(b.state(&id)["status"], "created");
 
     ok(&b.rt(&["start", &id]));
     // stdio is passed through: the container wrote to the file `create` had as stdout.
@@ -286,7 +334,13 @@ fn create_start_state_kill_delete() {
 fn delete_force_kills_a_running_container() {
     let id = cid("force");
     let b = bundle(&id, &["sleep", "1000"], false);
-    ok(&b.rt(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id]));
+    ok(&run_detached(
+        b.cmd(
+            BIN,
+            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
+        ),
+        &b.dir.join("init.out"),
+    ));
     let pid = b.state(&id)["pid"].as_i64().unwrap();
     assert!(Path::new(&format!("/proc/{pid}")).exists());
     ok(&b.rt(&["delete", "--force", &id]));
@@ -308,15 +362,13 @@ fn pause_and_resume_freeze_the_container() {
         false,
     );
     let stdout_file = b.dir.join("stdout");
-    let out = b
-        .cmd(
+    let out = run_detached(
+        b.cmd(
             BIN,
             &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
-        )
-        .stdout(fs::File::create(&stdout_file).unwrap())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+        ),
+        &stdout_file,
+    );
     ok(&out);
     wait_file_contains(&stdout_file, "3\n");
 
@@ -331,6 +383,9 @@ fn pause_and_resume_freeze_the_container() {
         before,
         "a frozen loop writes nothing"
     );
+    // A signal to a frozen container leaves it paused.
+    ok(&b.rt(&["kill", &id, "CONT"]));
+    assert_eq!(b.state(&id)["status"], "paused");
 
     ok(&b.rt(&["resume", &id]));
     assert_eq!(b.state(&id)["status"], "running");
@@ -350,7 +405,13 @@ fn exec_runs_in_the_container_and_returns_its_status() {
     set_subreaper();
     let id = cid("exec");
     let b = bundle(&id, &["sleep", "1000"], false);
-    ok(&b.rt(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id]));
+    ok(&run_detached(
+        b.cmd(
+            BIN,
+            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
+        ),
+        &b.dir.join("init.out"),
+    ));
 
     // Foreground exec with a command line: output and exit status come back.
     let out = b.rt(&[
@@ -377,8 +438,8 @@ fn exec_runs_in_the_container_and_returns_its_status() {
     fs::write(&pjson, serde_json::to_vec(&process).unwrap()).unwrap();
     let pid_file = b.dir.join("exec.pid");
     let stdout_file = b.dir.join("exec.out");
-    let out = b
-        .cmd(
+    let out = run_detached(
+        b.cmd(
             BIN,
             &[
                 "exec",
@@ -389,11 +450,9 @@ fn exec_runs_in_the_container_and_returns_its_status() {
                 pid_file.to_str().unwrap(),
                 &id,
             ],
-        )
-        .stdout(fs::File::create(&stdout_file).unwrap())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+        ),
+        &stdout_file,
+    );
     ok(&out);
     let pid: i32 = fs::read_to_string(&pid_file)
         .unwrap()
@@ -466,6 +525,35 @@ fn console_socket_receives_a_pty_master() {
         seen.contains("/dev/pts/") || seen.contains("/dev/console"),
         "{seen:?}"
     );
+
+    // exec with a terminal: the shim's `exec --tty --console-socket --detach` gets its own pty.
+    let sock2 = b.dir.join("exec-console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock2).unwrap();
+    let receiver = std::thread::spawn(move || recv_fd(&listener));
+    let mut process: Value =
+        serde_json::from_slice(&fs::read(b.dir.join("config.json")).unwrap()).unwrap();
+    let mut process = process["process"].take();
+    process["args"] = json!(["sh", "-c", "echo exec-tty-ok; sleep 1"]);
+    let pjson = b.dir.join("process.json");
+    fs::write(&pjson, serde_json::to_vec(&process).unwrap()).unwrap();
+    let out = b.rt(&[
+        "exec",
+        "--process",
+        pjson.to_str().unwrap(),
+        "--tty",
+        "--detach",
+        "--console-socket",
+        sock2.to_str().unwrap(),
+        &id,
+    ]);
+    ok(&out);
+    let mut master = fs::File::from(receiver.join().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("exec-tty-ok\r\n") && Instant::now() < deadline {
+        let n = master.read(&mut buf).unwrap();
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.contains("exec-tty-ok\r\n"), "{seen:?}");
     ok(&b.rt(&["delete", "--force", &id]));
 }
 
@@ -597,4 +685,115 @@ fn timing_run_true_against_runc() {
         report.push_str(&format!("{bin}: {per:?} per run of `true`\n"));
     }
     eprintln!("{report}");
+}
+
+#[test]
+fn a_failed_create_leaves_nothing_behind_and_says_why_once() {
+    let id = cid("bad");
+    let b = bundle(&id, &["/no/such/program"], false);
+    let out = b.rt(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("/no/such/program") && stderr.contains("not found"),
+        "{stderr}"
+    );
+    assert!(!b.root.join(&id).exists());
+    assert!(!Path::new("/sys/fs/cgroup/pids/berth-test")
+        .join(&id)
+        .exists());
+
+    // With a JSON log, libcontainer's own lines are kept there and ours comes last.
+    let log = b.dir.join("log.json");
+    let out = b
+        .cmd(
+            BIN,
+            &["--log", log.to_str().unwrap(), "--log-format", "json"],
+        )
+        .args(["create", "--bundle", b.dir.to_str().unwrap(), &id])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() > 1, "{text}");
+    let last = lines.last().unwrap();
+    assert!(last["msg"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("cannot create container {id}")));
+    assert!(!b.root.join(&id).exists());
+}
+
+#[test]
+fn update_changes_the_cgroup_limits_of_a_running_container() {
+    let id = cid("upd");
+    let b = bundle(&id, &["sleep", "1000"], false);
+    ok(&run_detached(
+        b.cmd(
+            BIN,
+            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
+        ),
+        &b.dir.join("init.out"),
+    ));
+    // docker update's way: a LinuxResources document on stdin.
+    let mut child = b
+        .cmd(BIN, &["update", "--resources", "-", &id])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        br#"{"pids":{"limit":42},"memory":{"limit":67108864}}"#,
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    ok(&child.wait_with_output().unwrap());
+    let cg = |ctl: &str, file: &str| {
+        fs::read_to_string(format!("/sys/fs/cgroup/{ctl}/berth-test/{id}/{file}"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(cg("pids", "pids.max"), "42");
+    assert_eq!(cg("memory", "memory.limit_in_bytes"), "67108864");
+    // runc's flags.
+    ok(&b.rt(&["update", "--pids-limit", "7", &id]));
+    assert_eq!(cg("pids", "pids.max"), "7");
+    ok(&b.rt(&["delete", "--force", &id]));
+}
+
+#[test]
+fn kill_all_signals_every_process_of_the_container() {
+    let id = cid("all");
+    let b = bundle(&id, &["sh", "-c", "sleep 1000 & sleep 1000 & wait"], false);
+    ok(&run_detached(
+        b.cmd(
+            BIN,
+            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
+        ),
+        &b.dir.join("init.out"),
+    ));
+    let pids = |b: &Bundle| -> Vec<i32> {
+        let out = b.rt(&["ps", "--format", "json", &id]);
+        ok(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids(&b).len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(pids(&b).len(), 3, "sh and two sleeps");
+    ok(&b.rt(&["kill", "--all", &id, "KILL"]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pids(&b).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(pids(&b), Vec::<i32>::new());
+    ok(&b.rt(&["delete", &id]));
 }

@@ -2,8 +2,6 @@
 
 use std::io::Write;
 
-use libcontainer::container::Container;
-
 use super::RuncState;
 use crate::cli::{ensure_root, Globals, List};
 use crate::error::{Result, RuncError};
@@ -19,7 +17,7 @@ pub fn list(args: List, g: &Globals) -> Result<()> {
             continue;
         }
         // A container being deleted concurrently just drops out of the list.
-        if let Ok(c) = Container::load(dir) {
+        if let Ok(c) = super::load_dir(dir) {
             states.push(RuncState::of(&c, true));
         }
     }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use libcontainer::container::{Container, ContainerStatus};
+use libcontainer::error::LibcontainerError;
 use nix::sys::wait::WaitStatus;
 use serde::Serialize;
 
@@ -22,6 +23,7 @@ pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 /// The directory holding one container's state, `<root>/<id>`.
 fn container_dir(g: &Globals, id: &str) -> Result<PathBuf> {
@@ -59,7 +61,38 @@ fn load(g: &Globals, id: &str) -> Result<Container> {
     if !dir.join("state.json").exists() {
         return Err(RuncError::NotFound(id.to_owned()));
     }
-    Container::load(dir).map_err(|e| RuncError::container(format!("cannot load state of {id}"), e))
+    load_dir(dir).map_err(|e| RuncError::container(format!("cannot load state of {id}"), e))
+}
+
+/// The cgroup manager of a container, from the cgroup path recorded at create.
+fn cgroup_manager(g: &Globals, id: &str) -> Result<libcgroups::common::AnyCgroupManager> {
+    use libcgroups::common::{create_cgroup_manager, CgroupConfig};
+    let c = load(g, id)?;
+    let cfg = c
+        .spec()
+        .map_err(|e| RuncError::container(format!("cannot read config of {id}"), e))?;
+    create_cgroup_manager(CgroupConfig {
+        cgroup_path: cfg.cgroup_path,
+        systemd_cgroup: c.systemd(),
+        container_name: id.to_owned(),
+    })
+    .map_err(|e| RuncError::Other(format!("cannot open cgroup of {id}: {e}")))
+}
+
+/// `Container::load`, retried for a moment while the state file reads as broken:
+/// libcontainer rewrites state.json in place (truncate, then write), so a command that
+/// reads it while another saves it (`state` during `start`) can see a torn file.
+pub fn load_dir(dir: PathBuf) -> std::result::Result<Container, LibcontainerError> {
+    let mut tries = 0;
+    loop {
+        match Container::load(dir.clone()) {
+            Err(LibcontainerError::State(_)) if tries < 50 && dir.join("state.json").exists() => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// runc's `state` JSON (also the element of `list --format json`).

@@ -1,24 +1,15 @@
 //! `ps`: the processes of a container's cgroup, as a JSON list of pids or as `ps` rows.
 
-use libcgroups::common::{create_cgroup_manager, CgroupConfig, CgroupManager};
+use libcgroups::common::CgroupManager;
 use liboci_cli::Ps;
 
-use super::load;
+use super::cgroup_manager;
 use crate::cli::Globals;
 use crate::error::{Result, RuncError};
 
 pub fn ps(args: Ps, g: &Globals) -> Result<()> {
     let id = &args.container_id;
-    let c = load(g, id)?;
-    let cfg = c
-        .spec()
-        .map_err(|e| RuncError::container(format!("cannot read config of {id}"), e))?;
-    let manager = create_cgroup_manager(CgroupConfig {
-        cgroup_path: cfg.cgroup_path,
-        systemd_cgroup: c.systemd(),
-        container_name: id.clone(),
-    })
-    .map_err(|e| RuncError::Other(format!("cannot open cgroup of {id}: {e}")))?;
+    let manager = cgroup_manager(g, id)?;
     let mut pids: Vec<i32> = manager
         .get_all_pids()
         .map_err(|e| RuncError::Other(format!("cannot list pids of {id}: {e}")))?
