@@ -111,8 +111,20 @@ impl Containers {
                         r.set_status("exited");
                     }
                 });
-                // Attaches waiting for this start get nothing: close them.
+                // Attaches waiting for this start get nothing: close them;
+                // waiters see the failed start as an exit, and --rm applies.
                 live.pending.lock().unwrap().clear();
+                *live.last_exit.lock().unwrap() = code;
+                live.exits.send_modify(|n| *n += 1);
+                if rec.host_config.auto_remove {
+                    let me = self.clone();
+                    let id = rec.id.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = me.remove(&id, true, true).await {
+                            tracing::warn!("auto-removing {id}: {}", e.message);
+                        }
+                    });
+                }
                 Err(e)
             }
         }
