@@ -89,7 +89,7 @@ pub const SHIM_LOG_FILE: &str = "shim.log";
 /// Where berthd keeps one container's files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerPaths {
-    /// `<exec-root>/containers/<id>`: shim socket, pid files, shim.json, shim.log.
+    /// `<exec-root>/containers/<id[..24]>`: shim socket, pid files, shim.json, shim.log.
     pub state_dir: PathBuf,
     /// `<exec-root>/containers/<id>/bundle`: config.json (regenerated at each start).
     pub bundle: PathBuf,
@@ -103,7 +103,11 @@ pub struct ContainerPaths {
 
 impl ContainerPaths {
     pub fn new(exec_root: &Path, data_root: &Path, id: &str, runtime_name: &str) -> Self {
-        let state_dir = exec_root.join("containers").join(id);
+        // Unix socket paths are limited to 107 bytes, and the shim's and the
+        // console's sockets live here: 24 hex digits (96 bits) of the ID keep
+        // the path short enough under any reasonable exec root.
+        let short = &id[..id.len().min(24)];
+        let state_dir = exec_root.join("containers").join(short);
         let data_dir = data_root.join("containers").join(id);
         ContainerPaths {
             bundle: state_dir.join("bundle"),

@@ -210,6 +210,31 @@ impl TestDaemon {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// Loads the tiny busybox image (`busybox:latest`) with `docker load`.
+    pub fn load_busybox(&self) {
+        use std::io::Write;
+        let mut child = self
+            .docker_cmd(&["load", "-q"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("docker load");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&crate::image::busybox_archive())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "docker load: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log_tail()
+        );
+    }
+
     pub fn log_tail(&self) -> String {
         let t = self.log_text();
         let lines: Vec<&str> = t.lines().collect();

@@ -116,7 +116,12 @@ impl Daemon {
     }
 
     pub fn default_runtime_name(&self) -> String {
-        self.containers.runtimes.read().unwrap().default_name().to_string()
+        self.containers
+            .runtimes
+            .read()
+            .unwrap()
+            .default_name()
+            .to_string()
     }
 
     pub fn security_options(&self) -> Vec<String> {

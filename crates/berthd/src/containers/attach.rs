@@ -42,7 +42,12 @@ impl Containers {
         Some(ShimClient::from_config(cfg))
     }
 
-    fn log_stream(&self, id: &str, opts: LogOptions, tty: bool) -> futures_util::stream::BoxStream<'static, Bytes> {
+    fn log_stream(
+        &self,
+        id: &str,
+        opts: LogOptions,
+        tty: bool,
+    ) -> futures_util::stream::BoxStream<'static, Bytes> {
         let Some(client) = self.log_client(id) else {
             return futures_util::stream::empty().boxed();
         };
@@ -50,7 +55,8 @@ impl Containers {
         let rx = client.logs(opts);
         tokio_stream_from(rx)
             .filter_map(move |e| async move {
-                e.ok().map(|e| Bytes::from(frame_entry(&e, timestamps, tty)))
+                e.ok()
+                    .map(|e| Bytes::from(frame_entry(&e, timestamps, tty)))
             })
             .boxed()
     }
@@ -149,7 +155,8 @@ impl Containers {
         Ok(AttachSession {
             tty,
             output: replay.chain(live_out).boxed(),
-            input: stdin.then(|| Box::new(input_w) as Box<dyn tokio::io::AsyncWrite + Send + Unpin>),
+            input: stdin
+                .then(|| Box::new(input_w) as Box<dyn tokio::io::AsyncWrite + Send + Unpin>),
             on_detach: Some(Box::new(move || {
                 let mut attrs = detach_rec.config.labels.clone();
                 attrs.insert("image".into(), detach_rec.image_ref.clone());
@@ -157,7 +164,12 @@ impl Containers {
                     "name".into(),
                     detach_rec.name.trim_start_matches('/').to_string(),
                 );
-                events.publish(berth_types::EventType::Container, "detach", &detach_rec.id, attrs);
+                events.publish(
+                    berth_types::EventType::Container,
+                    "detach",
+                    &detach_rec.id,
+                    attrs,
+                );
             })),
         })
     }

@@ -31,7 +31,12 @@ impl ContainerBackend for Backend {
     async fn start(&self, id: &str) -> Result<Changed> {
         self.0.start(id).await
     }
-    async fn stop(&self, id: &str, signal: Option<String>, timeout: Option<i64>) -> Result<Changed> {
+    async fn stop(
+        &self,
+        id: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<Changed> {
         self.0.stop(id, signal, timeout).await
     }
     async fn kill(&self, id: &str, signal: Option<String>) -> Result<()> {

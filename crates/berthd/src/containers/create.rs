@@ -60,7 +60,14 @@ impl Containers {
         }
         // Mount specifications are checked now, so a bad one is a 400 at
         // create rather than a failure at start.
-        spec::resolve_mounts(&hc, |_name, _dest| Ok(std::path::PathBuf::from("/")))?;
+        spec::resolve_mounts(&hc, |name, _dest| {
+            berth_core::containers::validate_name(name).map_err(|_| {
+                berth_runtime::RuntimeError::InvalidParameter(format!(
+                    "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+                ))
+            })?;
+            Ok(std::path::PathBuf::from("/"))
+        })?;
         if let Some(opts) = &hc.security_opt {
             spec::parse_security_opts(opts)?;
         }
@@ -78,8 +85,7 @@ impl Containers {
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default();
         spec::merge_image_config(&mut config, &image_cfg);
-        let argv = spec::argv(&config)
-            .map_err(|_| Error::invalid("No command specified"))?;
+        let argv = spec::argv(&config).map_err(|_| Error::invalid("No command specified"))?;
         if argv.is_empty() {
             return Err(Error::invalid("No command specified"));
         }

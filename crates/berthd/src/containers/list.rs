@@ -60,7 +60,13 @@ fn status_name(rec: &ContainerRecord) -> &str {
 }
 
 impl Containers {
-    fn matches(&self, rec: &ContainerRecord, o: &ListOptions, before: Option<i64>, since: Option<i64>) -> Result<bool> {
+    fn matches(
+        &self,
+        rec: &ContainerRecord,
+        o: &ListOptions,
+        before: Option<i64>,
+        since: Option<i64>,
+    ) -> Result<bool> {
         let f = &o.filters;
         let name = rec.name.trim_start_matches('/');
         Ok(f.any("id", |v| rec.id.starts_with(v))
@@ -90,12 +96,18 @@ impl Containers {
 
     pub async fn list(&self, o: ListOptions) -> Result<Vec<ContainerSummary>> {
         for v in o.filters.get("status") {
-            if !["created", "restarting", "running", "removing", "paused", "exited", "dead"]
-                .contains(&v)
+            if ![
+                "created",
+                "restarting",
+                "running",
+                "removing",
+                "paused",
+                "exited",
+                "dead",
+            ]
+            .contains(&v)
             {
-                return Err(Error::invalid(format!(
-                    "invalid filter 'status={v}'"
-                )));
+                return Err(Error::invalid(format!("invalid filter 'status={v}'")));
             }
         }
         for v in o.filters.get("exited") {
@@ -118,7 +130,11 @@ impl Containers {
         let all = o.all || o.limit.is_some_and(|l| l > 0) || before.is_some() || since.is_some();
         let mut out = Vec::new();
         for rec in recs {
-            if !all && !rec.state.running && !o.filters.contains("status") && !o.filters.contains("exited") {
+            if !all
+                && !rec.state.running
+                && !o.filters.contains("status")
+                && !o.filters.contains("exited")
+            {
                 continue;
             }
             if !self.matches(&rec, &o, before, since)? {
@@ -182,7 +198,7 @@ impl Containers {
         }
         graph.data.insert(
             "MergedDir".into(),
-            paths.bundle.join("rootfs").display().to_string(),
+            self.rootfs_dir(&rec.id).display().to_string(),
         );
         let mut host_config = rec.host_config.clone();
         if host_config.network_mode.is_empty() || host_config.network_mode == "default" {

@@ -110,10 +110,7 @@ impl Containers {
     fn emit(&self, rec: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
         let mut attrs: BTreeMap<String, String> = rec.config.labels.clone();
         attrs.insert("image".into(), rec.image_ref.clone());
-        attrs.insert(
-            "name".into(),
-            rec.name.trim_start_matches('/').to_string(),
-        );
+        attrs.insert("name".into(), rec.name.trim_start_matches('/').to_string());
         for (k, v) in extra {
             attrs.insert((*k).to_string(), v.clone());
         }

@@ -8,7 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 impl Containers {
-    pub async fn remove(self: &Arc<Self>, reference: &str, force: bool, _volumes: bool) -> Result<()> {
+    pub async fn remove(
+        self: &Arc<Self>,
+        reference: &str,
+        force: bool,
+        _volumes: bool,
+    ) -> Result<()> {
         let c = self.store.get(reference)?;
         let id = c.lock().unwrap().id.clone();
         let live = self.live(&id);
@@ -39,8 +44,8 @@ impl Containers {
                 }
                 let _ = shim.kill(libc::SIGKILL).await;
                 let mut rx = live.exits.subscribe();
-                let _ = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|n| *n > seen))
-                    .await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|n| *n > seen)).await;
             }
         }
         self.store.update(&c, |r| r.set_status("removing"))?;

@@ -31,19 +31,23 @@ impl Containers {
         Ok(Changed::Yes)
     }
 
-    fn rootfs_dir(&self, id: &str, runtime: &str) -> std::path::PathBuf {
-        self.paths(id, runtime).bundle.join("rootfs")
+    /// Where a container's rootfs is mounted: outside the shim's state dir,
+    /// so removing that dir can never reach into a mounted rootfs.
+    pub(super) fn rootfs_dir(&self, id: &str) -> std::path::PathBuf {
+        self.exec_root.join("rootfs").join(&id[..id.len().min(24)])
     }
 
     /// Unmounts a container's rootfs if it is mounted.
     pub(super) async fn unmount_rootfs(&self, rec: &ContainerRecord) {
-        let dir = self.rootfs_dir(&rec.id, &rec.runtime);
+        let dir = self.rootfs_dir(&rec.id);
         let _ = tokio::task::spawn_blocking(move || {
             if is_mountpoint(&dir) {
                 if let Err(e) = berth_image::snapshot::unmount_rootfs(&dir) {
                     tracing::warn!("unmounting {}: {e}", dir.display());
+                    return;
                 }
             }
+            let _ = std::fs::remove_dir(&dir);
         })
         .await;
     }
@@ -138,7 +142,7 @@ impl Containers {
 
         // The rootfs: the image's layers plus this container's upper dir.
         let m = self.images.prepare_rootfs(&rec.image_id, &rec.id)?;
-        let rootfs = paths.bundle.join("rootfs");
+        let rootfs = self.rootfs_dir(&rec.id);
         {
             let rootfs = rootfs.clone();
             tokio::task::spawn_blocking(move || -> Result<()> {
@@ -239,13 +243,13 @@ impl Containers {
         let Ok(c) = self.store.get(id) else {
             return;
         };
+        let rec = c.lock().unwrap().clone();
+        self.unmount_rootfs(&rec).await;
         if let Some(shim) = &shim {
             if let Err(e) = shim.cleanup().await {
                 tracing::debug!("shim cleanup for {id}: {e}");
             }
         }
-        let rec = c.lock().unwrap().clone();
-        self.unmount_rootfs(&rec).await;
         let now = super::now_nanos() as i64;
         let exec_secs = if rec.started_nanos > 0 {
             ((now - rec.started_nanos).max(0) / 1_000_000_000).to_string()
@@ -330,8 +334,7 @@ impl Containers {
             "always" | "unless-stopped" => true,
             "on-failure" => {
                 rec.state.exit_code != 0
-                    && (p.maximum_retry_count == 0
-                        || rec.restart_count < p.maximum_retry_count)
+                    && (p.maximum_retry_count == 0 || rec.restart_count < p.maximum_retry_count)
             }
             _ => false,
         }
