@@ -307,3 +307,64 @@ fn tlsverify_serves_any_address_and_demands_client_certs() {
     let err = refuses(&d2, &["--tlsverify"]);
     assert!(err.contains("--tlscacert"), "{err}");
 }
+
+#[test]
+fn events_journal_survives_restart_and_reload_is_an_event() {
+    let mut d = TestDaemon::start(BIN, &[]);
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 1;
+    std::fs::write(d.root().join("daemon.json"), r#"{"labels": ["gen=1"]}"#).unwrap();
+    // A live subscriber sees the reload as it happens.
+    let mut live = d
+        .docker_cmd(&[
+            "events",
+            "--filter",
+            "type=daemon",
+            "--format",
+            "{{.Type}} {{.Action}} {{index .Actor.Attributes \"labels\"}}",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    d.signal(Signal::SIGHUP);
+    let mut line = String::new();
+    let mut r = std::io::BufReader::new(live.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut r, &mut line).unwrap();
+    assert_eq!(line.trim(), r#"daemon reload ["gen=1"]"#);
+    let _ = live.kill();
+    let _ = live.wait();
+    let id = d.get("/info").json()["ID"].as_str().unwrap().to_string();
+
+    // After a restart, --since replays the journal.
+    d.restart();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let out = d.docker_ok(&[
+        "events",
+        "--since",
+        &t0.to_string(),
+        "--until",
+        &now.to_string(),
+        "--format",
+        "{{.Action}} {{.Actor.ID}}",
+    ]);
+    assert_eq!(out.trim(), format!("reload {id}"));
+    // A filter that matches nothing gives nothing.
+    let out = d.docker_ok(&[
+        "events",
+        "--since",
+        &t0.to_string(),
+        "--until",
+        &now.to_string(),
+        "--filter",
+        "event=start",
+    ]);
+    assert!(out.trim().is_empty(), "{out}");
+}
