@@ -91,10 +91,7 @@ fn parse_response(buf: &[u8]) -> std::io::Result<Response> {
 
 fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(pos) = raw.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(pos) = raw.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(
             String::from_utf8_lossy(&raw[..pos])
                 .split(';')

@@ -40,9 +40,9 @@ impl Containers {
         match hc.restart_policy.name.as_str() {
             "" | "no" | "always" | "unless-stopped" => {
                 if hc.restart_policy.maximum_retry_count != 0 {
-                    return Err(Error::invalid(format!(
-                        "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                    )));
+                    return Err(Error::invalid(
+                        "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+                    ));
                 }
             }
             "on-failure" => {
