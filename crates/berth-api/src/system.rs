@@ -15,6 +15,8 @@ pub trait SystemBackend: Send + Sync + 'static {
     fn version(&self) -> Version;
     /// `GET /info`, with live counts.
     fn info(&self) -> ApiResult<Info>;
+    /// `GET /system/df`: LayersSize, Images, Containers, Volumes, BuildCache.
+    fn disk_usage(&self) -> ApiResult<serde_json::Value>;
     /// Whether the daemon runs with `--experimental`.
     fn experimental(&self) -> bool {
         false
@@ -26,6 +28,7 @@ pub fn routes(backend: Arc<dyn SystemBackend>) -> Router {
         .route("/_ping", get(ping).head(ping))
         .route("/version", get(version))
         .route("/info", get(info))
+        .route("/system/df", get(disk_usage))
         .with_state(backend)
 }
 
@@ -67,6 +70,10 @@ async fn ping(State(b): State<Arc<dyn SystemBackend>>, method: axum::http::Metho
 
 async fn version(State(b): State<Arc<dyn SystemBackend>>) -> Json<Version> {
     Json(b.version())
+}
+
+async fn disk_usage(State(b): State<Arc<dyn SystemBackend>>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(b.disk_usage()?))
 }
 
 async fn info(State(b): State<Arc<dyn SystemBackend>>) -> ApiResult<Json<Info>> {

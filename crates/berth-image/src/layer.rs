@@ -40,7 +40,10 @@ pub fn detect(head: &[u8]) -> Result<Compression> {
 
 /// Wraps `r` in the decompressor its first bytes ask for.
 pub fn decompress<'a, R: BufRead + 'a>(mut r: R) -> Result<Box<dyn Read + 'a>> {
-    let head = r.fill_buf().ctx(|| "read layer".into())?.to_vec();
+    let head = r
+        .fill_buf()
+        .map_err(|e| ImageError::InvalidArchive(format!("reading a layer: {e}")))?
+        .to_vec();
     Ok(match detect(&head)? {
         Compression::None => Box::new(r),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
@@ -104,7 +107,8 @@ pub(crate) fn stage_stream<R: Read>(
     let plain = decompress(BufReader::with_capacity(BUF, src))?;
     let mut tee = TeeReader { inner: plain, out };
     let size = unpack_layer(&mut tee, &dir.join("diff"))?;
-    io::copy(&mut tee, &mut io::sink()).ctx(|| "read layer".into())?;
+    io::copy(&mut tee, &mut io::sink())
+        .map_err(|e| ImageError::InvalidArchive(format!("reading a layer: {e}")))?;
     let (w, diff_id, tar_size) = tee.out.finish();
     check_diff(expected, &diff_id)?;
     let f = w

@@ -159,8 +159,10 @@ fn extract<R: Read>(input: R, work: &Path) -> Result<Extracted> {
     let files_dir = work.join("files");
     fs::create_dir_all(&files_dir).ctx(|| "create work dir".into())?;
     let mut n = 0u64;
-    for entry in archive.entries().ctx(|| "read archive".into())? {
-        let mut entry = entry.ctx(|| "read archive entry".into())?;
+    // A stream that is not a tar archive is the client's error, not ours.
+    let bad = |e: std::io::Error| ImageError::InvalidArchive(format!("reading the archive: {e}"));
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
         let comps = normalise(&entry.path_bytes())?;
         if comps.is_empty() {
             continue;

@@ -53,7 +53,16 @@ pub fn request(
     }
     req.push_str("\r\n");
     s.write_all(req.as_bytes())?;
-    s.write_all(body)?;
+    // A server may answer (and close) before reading a body it refuses;
+    // what it answered is still there to read.
+    if let Err(e) = s.write_all(body) {
+        if !matches!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+        ) {
+            return Err(e);
+        }
+    }
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
     parse_response(&buf)

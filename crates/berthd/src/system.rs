@@ -155,6 +155,18 @@ impl SystemBackend for Daemon {
         v
     }
 
+    fn disk_usage(&self) -> ApiResult<serde_json::Value> {
+        let images = self.images.disk_usage();
+        let containers = self.containers.disk_usage();
+        Ok(serde_json::json!({
+            "LayersSize": images.layers_size,
+            "Images": images.images,
+            "Containers": containers,
+            "Volumes": [],
+            "BuildCache": [],
+        }))
+    }
+
     fn experimental(&self) -> bool {
         self.config.read().unwrap().experimental
     }

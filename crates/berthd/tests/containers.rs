@@ -493,3 +493,116 @@ async fn bollard_creates_starts_and_waits() {
         .await
         .unwrap();
 }
+
+#[test]
+fn image_in_use_is_a_409_and_df_counts_it() {
+    let d = daemon();
+    d.docker_ok(&["create", "--name", "holder", "busybox", "true"]);
+    let o = d.docker(&["rmi", "busybox"]);
+    assert!(!o.status.success(), "an image in use was removed");
+    assert!(
+        err(&o).contains("conflict") || err(&o).contains("is being used"),
+        "{}",
+        err(&o)
+    );
+    let df = d.get("/system/df").json();
+    assert!(df["Images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["RepoTags"][0] == "busybox:latest"));
+    assert!(df["Containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["Names"][0] == "/holder"));
+    d.docker_ok(&["rm", "holder"]);
+}
+
+#[test]
+fn attach_detach_keys_and_wait_removed() {
+    let d = daemon();
+    d.docker_ok(&["run", "-dit", "--name", "att", "busybox", "sh"]);
+    // Attach in a tmux pane, type a command, then detach with ctrl-p ctrl-q.
+    let session = format!("berth-att-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(args)
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", d.root().join("cli"))
+            .output()
+            .unwrap()
+    };
+    let o = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "120",
+        "-y",
+        "30",
+        &format!(
+            "DOCKER_HOST={} docker attach att; echo DETACHED; sleep 30",
+            d.host()
+        ),
+    ]);
+    assert!(o.status.success(), "tmux: {}", err(&o));
+    std::thread::sleep(Duration::from_millis(1000));
+    tmux(&[
+        "send-keys",
+        "-t",
+        &session,
+        "echo marker-$((40+2))",
+        "Enter",
+    ]);
+    let mut screen = String::new();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        screen = out(&tmux(&["capture-pane", "-p", "-t", &session]));
+        if screen.contains("marker-42") {
+            break;
+        }
+    }
+    assert!(
+        screen.contains("marker-42"),
+        "attach did not carry the command: {screen}"
+    );
+    tmux(&["send-keys", "-t", &session, "C-p", "C-q"]);
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        screen = out(&tmux(&["capture-pane", "-p", "-t", &session]));
+        if screen.contains("DETACHED") {
+            break;
+        }
+    }
+    tmux(&["kill-session", "-t", &session]);
+    assert!(
+        screen.contains("DETACHED"),
+        "detach keys did not detach: {screen}"
+    );
+    // Detaching leaves it running.
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Running}}", "att"])
+            .trim(),
+        "true"
+    );
+    // A wait for removal ends when the container is removed, with its code.
+    let sock = d.socket.clone();
+    let waiter = std::thread::spawn(move || {
+        berth_testkit::request(
+            &sock,
+            "POST",
+            "/containers/att/wait?condition=removed",
+            &[],
+            b"",
+        )
+        .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!waiter.is_finished(), "wait returned before removal");
+    d.docker_ok(&["rm", "-f", "att"]);
+    let r = waiter.join().unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["StatusCode"], 137);
+}

@@ -13,6 +13,17 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/version"),
     ("GET", "/info"),
     ("GET", "/events"),
+    ("POST", "/containers/create"),
+    ("GET", "/containers/json"),
+    ("GET", "/containers/nosuch/json"),
+    ("POST", "/containers/nosuch/start"),
+    ("POST", "/containers/nosuch/wait"),
+    ("GET", "/containers/nosuch/logs"),
+    ("GET", "/images/json"),
+    ("POST", "/images/load"),
+    ("POST", "/images/create"),
+    ("GET", "/images/nosuch/json"),
+    ("GET", "/system/df"),
 ];
 
 fn garbage(seed: &mut u64, len: usize) -> Vec<u8> {
@@ -57,6 +68,14 @@ fn malformed_input_never_crashes_or_hangs() {
     ];
     for (m, p) in ROUTES {
         for q in bad_queries {
+            // /events with only unknown keys is a valid live stream.
+            if *p == "/events"
+                && !q.contains("filters")
+                && !q.contains("since")
+                && !q.contains("until")
+            {
+                continue;
+            }
             let path = format!("{p}{q}");
             let t = Instant::now();
             // None of these is a valid query, so even /events answers at once.

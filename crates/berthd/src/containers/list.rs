@@ -178,6 +178,14 @@ impl Containers {
         }
     }
 
+    /// The containers part of `/system/df`: every container with its size.
+    pub fn disk_usage(&self) -> Vec<ContainerSummary> {
+        let now = super::now_nanos() as i64;
+        let mut recs = self.store.list();
+        recs.reverse();
+        recs.iter().map(|r| self.summary(r, now, true)).collect()
+    }
+
     pub async fn inspect(&self, reference: &str, size: bool) -> Result<ContainerJson> {
         let c = self.store.get(reference)?;
         let rec = c.lock().unwrap().clone();
