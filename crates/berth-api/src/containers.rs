@@ -4,9 +4,7 @@
 
 use crate::error::{error_response, ApiResult};
 use crate::query::{bool_param, filters_param, int_param, str_param, Query};
-use crate::streams::{
-    mux_frame, parse_detach_keys, stream_content_type, Chunk, DetachScanner, Scan,
-};
+use crate::streams::{parse_detach_keys, stream_content_type, DetachScanner, Scan};
 use crate::version::ApiVersion;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
@@ -73,8 +71,9 @@ pub struct AttachOptions {
 /// A live attachment to a container.
 pub struct AttachSession {
     pub tty: bool,
-    /// The container's output, ending when the container exits.
-    pub output: BoxStream<'static, Chunk>,
+    /// The container's output in wire form (multiplexed frames without a
+    /// TTY, raw bytes with one), ending when the container exits.
+    pub output: BoxStream<'static, Bytes>,
     /// The container's stdin, when asked for and the container has one open.
     pub input: Option<Box<dyn AsyncWrite + Send + Unpin>>,
     /// Called when the client detaches with the detach keys.
@@ -94,11 +93,11 @@ pub struct LogsOptions {
     pub tail: Option<usize>,
 }
 
-/// A log stream: whether the container has a TTY, and the chunks (with
-/// timestamps already in them when asked).
+/// A log stream: whether the container has a TTY, and the bytes in wire
+/// form (framed unless TTY, with timestamps when asked).
 pub struct LogStream {
     pub tty: bool,
-    pub chunks: BoxStream<'static, Chunk>,
+    pub chunks: BoxStream<'static, Bytes>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -407,12 +406,9 @@ async fn logs(
         return Err(Error::invalid("Bad parameters: you must choose at least one stream").into());
     }
     let s = b.logs(&id, opts).await?;
-    let tty = s.tty;
-    let body = s.chunks.map(move |(stream, data)| {
-        Ok::<_, std::convert::Infallible>(if tty { data } else { mux_frame(stream, &data) })
-    });
+    let body = s.chunks.map(Ok::<_, std::convert::Infallible>);
     Ok((
-        [(header::CONTENT_TYPE, stream_content_type(tty))],
+        [(header::CONTENT_TYPE, stream_content_type(s.tty))],
         Body::from_stream(body),
     )
         .into_response())
@@ -449,9 +445,7 @@ async fn attach_inner(b: B, id: String, q: Query, mut req: Request) -> Result<Re
     let ctype = HeaderValue::from_static(stream_content_type(tty));
     if !upgrade {
         // No hijack: stream the output as the response body (no stdin).
-        let body = session.output.map(move |(s, d)| {
-            Ok::<_, std::convert::Infallible>(if tty { d } else { mux_frame(s, &d) })
-        });
+        let body = session.output.map(Ok::<_, std::convert::Infallible>);
         let mut r = Response::new(Body::from_stream(body));
         r.headers_mut().insert(header::CONTENT_TYPE, ctype);
         return Ok(r);
@@ -525,9 +519,8 @@ where
     loop {
         tokio::select! {
             chunk = output.next() => match chunk {
-                Some((s, d)) => {
-                    let frame = if tty { d } else { mux_frame(s, &d) };
-                    if wr.write_all(&frame).await.is_err() { break; }
+                Some(data) => {
+                    if wr.write_all(&data).await.is_err() { break; }
                     let _ = wr.flush().await;
                 }
                 None => break,

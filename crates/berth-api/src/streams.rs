@@ -1,25 +1,8 @@
-//! Stream framing for attach and logs: dockerd's 8-byte multiplex header and
-//! the detach-key sequence.
+//! Attach and logs streams: their content type and the detach-key sequence.
+//! (The multiplex framing itself is done where the bytes are produced, in
+//! the shim and the log reader.)
 
 use berth_types::{Error, Result};
-
-pub const STDIN: u8 = 0;
-pub const STDOUT: u8 = 1;
-pub const STDERR: u8 = 2;
-
-/// One chunk of a container's output: which stream and its bytes.
-pub type Chunk = (u8, bytes::Bytes);
-
-/// Prefixes `data` with the multiplex header: stream byte, three zero bytes,
-/// big-endian length.
-pub fn mux_frame(stream: u8, data: &[u8]) -> bytes::Bytes {
-    let mut out = Vec::with_capacity(data.len() + 8);
-    out.push(stream);
-    out.extend_from_slice(&[0, 0, 0]);
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(data);
-    out.into()
-}
 
 /// The Content-Type of an attach or logs stream.
 pub fn stream_content_type(tty: bool) -> &'static str {
@@ -124,12 +107,6 @@ impl DetachScanner {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn frames_have_the_8_byte_header() {
-        let f = mux_frame(STDERR, b"hi");
-        assert_eq!(&f[..], &[2, 0, 0, 0, 0, 0, 0, 2, b'h', b'i']);
-    }
 
     #[test]
     fn detach_keys_parse() {

@@ -288,7 +288,13 @@ fn plan(ex: &Extracted) -> Result<Vec<Planned>> {
             return Err(ImageError::archive("index nesting too deep"));
         }
         let name = blob_name(&d.digest)?;
-        if d.media_type.contains("index") || d.media_type.contains("manifest.list") {
+        let is_index = d.media_type.contains("index")
+            || d.media_type.contains("manifest.list")
+            || (d.media_type.is_empty()
+                && ex
+                    .read_json::<serde_json::Value>(&name)
+                    .is_ok_and(|(v, _)| v.get("manifests").is_some()));
+        if is_index {
             let f = ex.verify_blob(&name)?;
             if d.size >= 0 && f.size != d.size as u64 {
                 return Err(ImageError::archive("index size mismatch"));

@@ -109,6 +109,8 @@ impl State {
 #[derive(Debug, Clone)]
 pub struct RemoveOutcome {
     pub image_id: String,
+    /// The image's labels (for event attributes, as the image may be gone).
+    pub labels: BTreeMap<String, String>,
     pub items: Vec<DeleteItem>,
 }
 
@@ -743,6 +745,7 @@ impl ImageStore {
         let mut st = self.lock();
         let id = self.resolve_in(&st, name)?;
         let short = hex(&id)[..12].to_string();
+        let labels = st.images[&id].config.labels();
         let mut items = Vec::new();
         let refs = st.refs_of(&id);
         let used = self.used_by_in(&st, &id);
@@ -792,6 +795,7 @@ impl ImageStore {
         }
         Ok(RemoveOutcome {
             image_id: id,
+            labels,
             items,
         })
     }
@@ -823,10 +827,7 @@ impl ImageStore {
 
     /// `POST /images/prune`. Filters: dangling (default true), label,
     /// label!, until.
-    pub fn prune(
-        &self,
-        filters: &berth_core::Filters,
-    ) -> Result<(Vec<DeleteItem>, u64, Vec<String>)> {
+    pub fn prune(&self, filters: &berth_core::Filters) -> Result<(Vec<RemoveOutcome>, u64)> {
         filters
             .validate(&["dangling", "label", "label!", "until"])
             .map_err(|e| ImageError::InvalidArgument(e.message))?;
@@ -852,23 +853,30 @@ impl ImageStore {
             })
             .map(|img| img.id.clone())
             .collect();
-        let mut items = Vec::new();
         let mut freed = 0;
-        let mut deleted = Vec::new();
+        let mut out = Vec::new();
         for id in candidates {
             if !self.used_by_in(&st, &id).is_empty() {
                 continue;
             }
-            for r in st.refs_of(&id) {
-                items.push(DeleteItem::Untagged(r.familiar()));
-            }
+            let labels = st.images[&id].config.labels();
+            let mut items: Vec<DeleteItem> = st
+                .refs_of(&id)
+                .iter()
+                .filter(|r| r.digest.is_none())
+                .map(|r| DeleteItem::Untagged(r.familiar()))
+                .collect();
             let (its, f) = self.delete_image_in(&mut st, &id)?;
             items.extend(its);
             freed += f;
-            deleted.push(id);
+            out.push(RemoveOutcome {
+                image_id: id,
+                labels,
+                items,
+            });
         }
         self.write_refs(&st)?;
-        Ok((items, freed, deleted))
+        Ok((out, freed))
     }
 
     /// The images part of `GET /system/df`.

@@ -89,7 +89,11 @@ fn check_consistent(root: &Path, img: &TestImage) -> bool {
 #[test]
 fn kill_9_mid_load_leaves_a_consistent_store() {
     let img = big_image();
-    let archive = save_archive(&[img.clone()], Layout::OciWithManifest, Compress::Gzip);
+    let archive = save_archive(
+        std::slice::from_ref(&img),
+        Layout::OciWithManifest,
+        Compress::Gzip,
+    );
     let exe = std::env::current_exe().unwrap();
     let d = tempfile::tempdir().unwrap();
     let mut completed = 0;

@@ -75,7 +75,7 @@ fn loads_busybox_in_every_layout_with_dockerd_ids() {
         (Layout::OciWithManifest, Compress::Gzip),
     ] {
         let (_d, s) = store();
-        let lines = load(&s, &save_archive(&[img.clone()], layout, comp)).unwrap();
+        let lines = load(&s, &save_archive(std::slice::from_ref(&img), layout, comp)).unwrap();
         assert_eq!(lines, vec!["Loaded image: busybox:latest"], "{layout:?}");
         let i = s.inspect("busybox").unwrap();
         assert_eq!(i.id, img.id(), "{layout:?} {comp:?}");
@@ -266,7 +266,7 @@ fn shared_layers_are_unpacked_once() {
     let (d, s) = store();
     load(
         &s,
-        &save_archive(&[a.clone()], Layout::Legacy, Compress::None),
+        &save_archive(std::slice::from_ref(&a), Layout::Legacy, Compress::None),
     )
     .unwrap();
     load(&s, &save_archive(&[b], Layout::Legacy, Compress::None)).unwrap();
@@ -374,13 +374,17 @@ fn list_filters_and_prune() {
     assert!(s.list(&f(r#"{"bogus":["1"]}"#)).is_err());
     assert_eq!(s.history("old:1").unwrap()[0].tags, vec!["old:1"]);
 
-    let (items, _, deleted) = s.prune(&Filters::default()).unwrap();
+    let (outs, _) = s.prune(&Filters::default()).unwrap();
+    let deleted: Vec<String> = outs.iter().map(|o| o.image_id.clone()).collect();
+    let items: Vec<DeleteItem> = outs.into_iter().flat_map(|o| o.items).collect();
     assert_eq!(deleted, vec![dangling.id()]);
     assert!(items.contains(&DeleteItem::Deleted(dangling.id())));
-    let (_, reclaimed, deleted) = s
+    let (outs, reclaimed) = s
         .prune(&f(r#"{"dangling":["false"],"label":["team=a"]}"#))
         .unwrap();
-    assert_eq!(deleted, vec![old.id()]);
+    assert_eq!(outs.len(), 1);
+    assert_eq!(outs[0].image_id, old.id());
+    assert_eq!(outs[0].items[0], DeleteItem::Untagged("old:1".into()));
     assert_eq!(reclaimed, 1);
     assert_clean(d.path(), 1);
 }
@@ -420,4 +424,54 @@ fn import_with_changes() {
     let m = mount(&s, &id, "imp");
     assert_eq!(fs::read(m.0.path().join("hello")).unwrap(), b"world");
     assert!(s.import(&layer[..], None, &["RUN x".into()], "").is_err());
+}
+
+#[test]
+fn multi_platform_oci_index_picks_the_host_platform() {
+    let img = busybox_image();
+    let archive = save_archive(std::slice::from_ref(&img), Layout::Oci, Compress::Gzip);
+    // Rewrite: index.json -> nested index (no media type) -> the manifest
+    // for linux/amd64 plus an arm64 one the archive does not carry.
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut a = tar::Archive::new(&archive[..]);
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().display().to_string();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        files.push((p, data));
+    }
+    let index: serde_json::Value =
+        serde_json::from_slice(&files.iter().find(|(p, _)| p == "index.json").unwrap().1).unwrap();
+    let mut m = index["manifests"][0].clone();
+    let ann = m["annotations"].take();
+    m.as_object_mut().unwrap().remove("annotations");
+    m["platform"] = serde_json::json!({"architecture": "amd64", "os": "linux"});
+    let missing = serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": format!("sha256:{}", "0".repeat(64)), "size": 10,
+        "platform": {"architecture": "arm64", "os": "linux"}});
+    let nested =
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [missing, m]}))
+            .unwrap();
+    let nd = sha256(&nested);
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [
+        {"digest": nd, "size": nested.len(), "annotations": ann}]});
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, data) in files.iter().filter(|(p, _)| p != "index.json") {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, p, &data[..]).unwrap();
+    }
+    for (p, data) in [
+        (format!("blobs/sha256/{}", &nd[7..]), nested),
+        ("index.json".to_string(), serde_json::to_vec(&top).unwrap()),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, &p, &data[..]).unwrap();
+    }
+    let (_d, s) = store();
+    let lines = load(&s, &b.into_inner().unwrap()).unwrap();
+    assert_eq!(lines, vec!["Loaded image: busybox:latest"]);
+    assert_eq!(s.resolve("busybox").unwrap(), img.id());
 }

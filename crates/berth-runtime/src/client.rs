@@ -150,6 +150,12 @@ impl ShimClient {
         Ok(c)
     }
 
+    /// A handle from a saved config without asking the shim anything: for
+    /// reading the log and exit record of a container whose shim is gone.
+    pub fn from_config(cfg: ShimConfig) -> ShimClient {
+        ShimClient { cfg, init_pid: 0 }
+    }
+
     pub fn config(&self) -> &ShimConfig {
         &self.cfg
     }

@@ -336,3 +336,119 @@ pub fn busybox_image() -> TestImage {
 pub fn busybox_archive() -> Vec<u8> {
     save_archive(&[busybox_image()], Layout::OciWithManifest, Compress::None)
 }
+
+/// A real dockerd (Debian's 20.10) on a temporary data root and socket,
+/// for compatibility checks and benchmarks. Stopped when dropped.
+pub struct RealDockerd {
+    child: std::process::Child,
+    pub dir: std::path::PathBuf,
+}
+
+pub const DOCKERD: &str = "/usr/sbin/dockerd";
+pub const DOCKER_CLI: &str = "/usr/local/bin/docker";
+
+impl RealDockerd {
+    /// Starts dockerd, or says why it could not.
+    pub fn start() -> Result<RealDockerd, String> {
+        use std::process::{Command, Stdio};
+        if !Path::new(DOCKERD).exists() || !Path::new(DOCKER_CLI).exists() {
+            return Err("dockerd or the docker CLI is not installed".into());
+        }
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::path::PathBuf::from(format!("/tmp/berth-dk-{}-{n}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let log = std::fs::File::create(dir.join("log")).map_err(|e| e.to_string())?;
+        let child = Command::new(DOCKERD)
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", dir.join("sock").display()))
+            .args(["--iptables=false", "--bridge=none"])
+            .stdout(Stdio::from(log.try_clone().map_err(|e| e.to_string())?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| format!("spawn dockerd: {e}"))?;
+        let d = RealDockerd { child, dir };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+        while std::time::Instant::now() < deadline {
+            if d.docker(&["version"]).0 {
+                return Ok(d);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        let log = std::fs::read_to_string(d.dir.join("log")).unwrap_or_default();
+        Err(format!(
+            "dockerd did not start: {}",
+            log.lines().last().unwrap_or("")
+        ))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn socket(&self) -> std::path::PathBuf {
+        self.dir.join("sock")
+    }
+
+    /// Runs the docker CLI against this daemon: (success, stdout+stderr).
+    pub fn docker(&self, args: &[&str]) -> (bool, String) {
+        let out = std::process::Command::new(DOCKER_CLI)
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket().display()))
+            .args(args)
+            .env("DOCKER_CONFIG", self.dir.join("cli"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run docker");
+        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+        s.push_str(&String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), s)
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let (ok, out) = self.docker(args);
+        assert!(ok, "docker {args:?}: {out}");
+        out
+    }
+}
+
+impl Drop for RealDockerd {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::process::Command::new("umount")
+            .arg("-R")
+            .arg(self.dir.join("data"))
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Peak resident memory (VmHWM) of a process, in KiB.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}

@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+use crate::containers::Containers;
+use berth_image::ImageStore;
+use berth_runtime::RuntimeRegistry;
+
 /// Counts of containers by state, for `/info`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ContainerCounts {
@@ -26,7 +30,24 @@ pub struct Daemon {
     pub version: Version,
     pub config: RwLock<Config>,
     pub events: Arc<EventBus>,
+    pub images: Arc<ImageStore>,
+    pub containers: Arc<Containers>,
     log_reload: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+/// The runtime registry from the built-ins and the configuration.
+fn runtime_registry(cfg: &Config) -> Result<RuntimeRegistry> {
+    let exe = std::env::current_exe().context("finding berthd's executable")?;
+    let mut reg = RuntimeRegistry::new(exe);
+    for (name, rt) in &cfg.runtimes {
+        reg.add(name, &rt.path, rt.runtime_args.clone())
+            .map_err(|e| anyhow::anyhow!("runtime {name}: {e}"))?;
+    }
+    if let Some(d) = &cfg.default_runtime {
+        reg.set_default(d)
+            .map_err(|e| anyhow::anyhow!("--default-runtime: {e}"))?;
+    }
+    Ok(reg)
 }
 
 impl Daemon {
@@ -35,46 +56,75 @@ impl Daemon {
         let id = engine_id(&cfg.data_root)?;
         let events = EventBus::open(&cfg.data_root.join("events"), JournalLimits::default())
             .context("opening the event journal")?;
+        let images = Arc::new(ImageStore::open(&cfg.data_root).context("opening the image store")?);
+        let containers = Containers::new(
+            &cfg.data_root,
+            &cfg.exec_root,
+            images.clone(),
+            runtime_registry(&cfg)?,
+            events.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("opening the container store: {e}"))?;
+        let users = Arc::downgrade(&containers);
+        images.set_usage_check(Arc::new(move |image_id: &str| {
+            users
+                .upgrade()
+                .map(|c| c.users_of_image(image_id))
+                .unwrap_or_default()
+        }));
         Ok(Arc::new(Daemon {
             id,
             version: crate::system::build_version(&facts),
             facts,
             config: RwLock::new(cfg),
             events,
+            images,
+            containers,
             log_reload,
         }))
     }
 
     pub fn container_counts(&self) -> ContainerCounts {
-        ContainerCounts::default()
+        self.containers.counts()
     }
 
     pub fn image_count(&self) -> u64 {
-        0
+        self.images.count() as u64
     }
 
     pub fn storage_driver(&self) -> String {
-        String::new()
+        "overlay2".into()
     }
 
     pub fn plugins_info(&self) -> PluginsInfo {
-        PluginsInfo::default()
+        PluginsInfo {
+            log: self.plugins_log(),
+            ..Default::default()
+        }
+    }
+
+    pub fn plugins_log(&self) -> Vec<String> {
+        vec!["json-file".into(), "none".into()]
     }
 
     pub fn logging_driver(&self) -> String {
-        String::new()
+        "json-file".into()
     }
 
     pub fn runtimes_info(&self) -> BTreeMap<String, RuntimeInfo> {
-        BTreeMap::new()
+        self.containers.runtimes.read().unwrap().info()
     }
 
     pub fn default_runtime_name(&self) -> String {
-        String::new()
+        self.containers.runtimes.read().unwrap().default_name().to_string()
     }
 
     pub fn security_options(&self) -> Vec<String> {
-        Vec::new()
+        let mut o = vec!["name=seccomp,profile=builtin".to_string()];
+        if berth_runtime::spec::host_is_cgroup_v2() {
+            o.push("name=cgroupns".into());
+        }
+        o
     }
 
     pub fn warnings(&self) -> Vec<String> {
@@ -111,6 +161,10 @@ impl Daemon {
                 cfg.log_level = "debug".into();
             }
             (self.log_reload)(&cfg.log_level);
+            match runtime_registry(&cfg) {
+                Ok(reg) => *self.containers.runtimes.write().unwrap() = reg,
+                Err(e) => tracing::error!("reload: runtimes not changed: {e:#}"),
+            }
             reload_attributes(&cfg, &self.facts.hostname)
         };
         self.events

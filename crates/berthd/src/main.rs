@@ -6,7 +6,9 @@
 //! runtime or thread exists.
 
 mod config;
+mod containers;
 mod daemon;
+mod images;
 mod listeners;
 mod pidfile;
 mod system;
@@ -19,6 +21,12 @@ use tracing_subscriber::prelude::*;
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
+    // The multicall entry points run before any thread or runtime exists.
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("shim") => std::process::exit(berth_runtime::shim::main_from_args(args[2..].to_vec())),
+        Some("runc") => std::process::exit(berth_runc::main_from_args(args[2..].to_vec())),
+        _ => {}
+    }
     if let Err(e) = run(args) {
         eprintln!("berthd: {e:#}");
         std::process::exit(1);
@@ -86,7 +94,10 @@ async fn serve(
     let d = daemon::Daemon::new(cfg, log_reload)?;
     let routes = axum::Router::new()
         .merge(berth_api::system::routes(system::backend(d.clone())))
-        .merge(berth_api::events::routes(d.events.clone()));
+        .merge(berth_api::events::routes(d.events.clone()))
+        .merge(containers::backend::routes(d.containers.clone()))
+        .merge(images::routes(d.images.clone(), d.events.clone()));
+    d.containers.restore().await;
     let app = berth_api::serve::App::new(routes);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

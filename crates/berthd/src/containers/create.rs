@@ -1,0 +1,129 @@
+//! `POST /containers/create`.
+
+use super::Containers;
+use berth_api::version::ApiVersion;
+use berth_core::containers::{new_id, random_name, validate_name, ContainerRecord};
+use berth_runtime::spec::{self, ImageRuntimeConfig};
+use berth_types::container::{ContainerCreateRequest, ContainerCreateResponse, ContainerState};
+use berth_types::{Error, ErrorKind, Result};
+
+impl Containers {
+    pub async fn create(
+        &self,
+        name: Option<String>,
+        req: ContainerCreateRequest,
+        _version: ApiVersion,
+    ) -> Result<ContainerCreateResponse> {
+        let ContainerCreateRequest {
+            mut config,
+            host_config: mut hc,
+            ..
+        } = req;
+        let image = self.images.get(&config.image).map_err(|e| {
+            let e: Error = e.into();
+            if e.kind == ErrorKind::NotFound {
+                Error::not_found(format!("No such image: {}", config.image))
+            } else {
+                e
+            }
+        })?;
+        let runtime = {
+            let reg = self.runtimes.read().unwrap();
+            reg.get(&hc.runtime)?.name.clone()
+        };
+        hc.runtime = runtime.clone();
+        if hc.auto_remove && !matches!(hc.restart_policy.name.as_str(), "" | "no") {
+            return Err(Error::invalid(
+                "conflicting options: cannot specify both --restart and --rm",
+            ));
+        }
+        match hc.restart_policy.name.as_str() {
+            "" | "no" | "always" | "unless-stopped" => {
+                if hc.restart_policy.maximum_retry_count != 0 {
+                    return Err(Error::invalid(format!(
+                        "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+                    )));
+                }
+            }
+            "on-failure" => {
+                if hc.restart_policy.maximum_retry_count < 0 {
+                    return Err(Error::invalid(
+                        "invalid restart policy: maximum retry count cannot be negative",
+                    ));
+                }
+            }
+            other => {
+                return Err(Error::invalid(format!(
+                    "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure' or 'unless-stopped'"
+                )))
+            }
+        }
+        // Mount specifications are checked now, so a bad one is a 400 at
+        // create rather than a failure at start.
+        spec::resolve_mounts(&hc, |_name, _dest| Ok(std::path::PathBuf::from("/")))?;
+        if let Some(opts) = &hc.security_opt {
+            spec::parse_security_opts(opts)?;
+        }
+        spec::capabilities(
+            hc.privileged,
+            hc.cap_add.as_deref().unwrap_or(&[]),
+            hc.cap_drop.as_deref().unwrap_or(&[]),
+        )?;
+
+        let image_cfg: ImageRuntimeConfig = image
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| serde_json::to_value(c).ok())
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        spec::merge_image_config(&mut config, &image_cfg);
+        let argv = spec::argv(&config)
+            .map_err(|_| Error::invalid("No command specified"))?;
+        if argv.is_empty() {
+            return Err(Error::invalid("No command specified"));
+        }
+
+        let id = new_id();
+        let name = match name {
+            Some(n) => validate_name(&n)?,
+            None => loop {
+                let n = format!("/{}", random_name());
+                if self.store.get(&n).is_err() {
+                    break n;
+                }
+            },
+        };
+        let nanos = super::now_nanos();
+        let rec = ContainerRecord {
+            id: id.clone(),
+            name,
+            created: berth_runtime::timefmt::format_nanos(nanos),
+            created_nanos: nanos as i64,
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            image_ref: config.image.clone(),
+            config,
+            host_config: hc,
+            image_id: image.id.clone(),
+            state: ContainerState::default(),
+            restart_count: 0,
+            runtime,
+            mounts: Vec::new(),
+            manually_stopped: false,
+            has_been_started: false,
+            started_nanos: 0,
+        };
+        // The writable layer exists from create on, as in dockerd.
+        self.images.prepare_rootfs(&image.id, &id)?;
+        if let Err(e) = self.store.insert(rec.clone()) {
+            let _ = self.images.cleanup(&id);
+            return Err(e);
+        }
+        self.emit(&rec, "create", &[]);
+        Ok(ContainerCreateResponse {
+            id,
+            warnings: Vec::new(),
+        })
+    }
+}

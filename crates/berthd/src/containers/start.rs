@@ -1,0 +1,397 @@
+//! Starting a container, watching it exit, and the restart policy.
+
+use super::{Containers, Live};
+use berth_api::containers::Changed;
+use berth_core::containers::ContainerRecord;
+use berth_runtime::spec::{self, EtcFiles, SpecOptions};
+use berth_runtime::{ExitStatus, ShimClient, ShimConfig};
+use berth_types::{Error, Result};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type Shared = Arc<Mutex<ContainerRecord>>;
+
+impl Containers {
+    pub async fn start(self: &Arc<Self>, reference: &str) -> Result<Changed> {
+        let c = self.store.get(reference)?;
+        let id = c.lock().unwrap().id.clone();
+        let live = self.live(&id);
+        let _op = live.op.lock().await;
+        let rec = c.lock().unwrap().clone();
+        if rec.state.paused {
+            return Err(Error::conflict(
+                "cannot start a paused container, try unpause instead",
+            ));
+        }
+        if rec.state.running && !rec.state.restarting {
+            return Ok(Changed::No);
+        }
+        self.store.update(&c, |r| r.manually_stopped = false)?;
+        self.start_locked(&c, &live).await?;
+        Ok(Changed::Yes)
+    }
+
+    fn rootfs_dir(&self, id: &str, runtime: &str) -> std::path::PathBuf {
+        self.paths(id, runtime).bundle.join("rootfs")
+    }
+
+    /// Unmounts a container's rootfs if it is mounted.
+    pub(super) async fn unmount_rootfs(&self, rec: &ContainerRecord) {
+        let dir = self.rootfs_dir(&rec.id, &rec.runtime);
+        let _ = tokio::task::spawn_blocking(move || {
+            if is_mountpoint(&dir) {
+                if let Err(e) = berth_image::snapshot::unmount_rootfs(&dir) {
+                    tracing::warn!("unmounting {}: {e}", dir.display());
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Starts the container; the caller holds `live.op`. Boxed because the
+    /// exit monitor it spawns may start the container again (restart policy).
+    pub(super) fn start_locked<'a>(
+        self: &'a Arc<Self>,
+        c: &'a Shared,
+        live: &'a Arc<Live>,
+    ) -> futures_util::future::BoxFuture<'a, Result<()>> {
+        Box::pin(self.start_locked_inner(c, live))
+    }
+
+    async fn start_locked_inner(self: &Arc<Self>, c: &Shared, live: &Arc<Live>) -> Result<()> {
+        let rec = c.lock().unwrap().clone();
+        match self.try_start(&rec, live).await {
+            Ok(shim) => {
+                let pid = shim.pid();
+                let nanos = super::now_nanos();
+                let rec = self.store.update(c, |r| {
+                    r.set_status("running");
+                    r.state.pid = pid as i64;
+                    r.state.started_at = berth_runtime::timefmt::format_nanos(nanos);
+                    r.state.exit_code = 0;
+                    r.state.error.clear();
+                    r.state.oom_killed = false;
+                    r.has_been_started = true;
+                    r.started_nanos = nanos as i64;
+                    r.clone()
+                })?;
+                *live.shim.lock().unwrap() = Some(shim.clone());
+                self.emit(&rec, "start", &[]);
+                let me = self.clone();
+                let live = live.clone();
+                tokio::spawn(async move {
+                    let st = match shim.wait().await {
+                        Ok(st) => st,
+                        Err(e) => {
+                            tracing::warn!("waiting for {}: {e}", shim.id());
+                            ExitStatus {
+                                exit_code: 255,
+                                finished_at: super::now_rfc3339(),
+                                oom_killed: false,
+                            }
+                        }
+                    };
+                    me.handle_exit(&rec.id, &live, Some(shim), st).await;
+                });
+                Ok(())
+            }
+            Err(e) => {
+                self.unmount_rootfs(&rec).await;
+                let code = if e.message.contains("executable file not found")
+                    || e.message.contains("no such file or directory")
+                {
+                    127
+                } else {
+                    128
+                };
+                let _ = self.store.update(c, |r| {
+                    r.state.error = e.message.clone();
+                    r.state.exit_code = code;
+                    if r.state.restarting {
+                        r.set_status("exited");
+                    }
+                });
+                // Attaches waiting for this start get nothing: close them.
+                live.pending.lock().unwrap().clear();
+                Err(e)
+            }
+        }
+    }
+
+    async fn try_start(&self, rec: &ContainerRecord, live: &Arc<Live>) -> Result<ShimClient> {
+        let entry = self.runtimes.read().unwrap().get(&rec.runtime)?.clone();
+        let paths = self.paths(&rec.id, &entry.name);
+        let data_dir = self.store.dir_of(&rec.id);
+        let hc = &rec.host_config;
+
+        // The rootfs: the image's layers plus this container's upper dir.
+        let m = self.images.prepare_rootfs(&rec.image_id, &rec.id)?;
+        let rootfs = paths.bundle.join("rootfs");
+        {
+            let rootfs = rootfs.clone();
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                std::fs::create_dir_all(&rootfs)?;
+                if !is_mountpoint(&rootfs) {
+                    berth_image::snapshot::mount_rootfs(&m, &rootfs)?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??;
+        }
+
+        let mut mounts = spec::resolve_mounts(hc, |name, _dest| {
+            Err(berth_runtime::RuntimeError::InvalidParameter(format!(
+                "named volume {name:?}: volumes are not available in this build yet"
+            )))
+        })?;
+        let hostname = if rec.config.hostname.is_empty() {
+            rec.short_id().to_string()
+        } else {
+            rec.config.hostname.clone()
+        };
+        let host_resolv = tokio::fs::read_to_string("/etc/resolv.conf")
+            .await
+            .unwrap_or_default();
+        let etc = spec::write_etc_files(
+            &data_dir,
+            &EtcFiles {
+                hostname: &hostname,
+                domainname: &rec.config.domainname,
+                extra_hosts: hc.extra_hosts.as_deref().unwrap_or(&[]),
+                dns: &hc.dns,
+                dns_search: &hc.dns_search,
+                dns_options: &hc.dns_options,
+                addresses: &[],
+            },
+            &host_resolv,
+        )?;
+        for m in etc {
+            if !mounts.iter().any(|x| x.destination == m.destination) {
+                mounts.push(m);
+            }
+        }
+        let init_path = if hc.init == Some(true) {
+            Some(spec::find_init_binary().ok_or_else(|| {
+                Error::invalid("--init: no docker-init or tini-static binary found on this host")
+            })?)
+        } else {
+            None
+        };
+        let mut config = rec.config.clone();
+        config.hostname = hostname;
+        let spec = spec::build_spec(
+            &config,
+            hc,
+            &SpecOptions {
+                id: rec.id.clone(),
+                rootfs: rootfs.clone(),
+                mounts,
+                init_path,
+                netns_path: None,
+                default_private_cgroupns: spec::host_is_cgroup_v2(),
+            },
+        )?;
+        berth_runtime::shim::write_bundle(&paths.bundle, &spec)
+            .map_err(|e| Error::internal(format!("writing the OCI bundle: {e}")))?;
+        let cfg = ShimConfig::for_container(&rec.id, entry, &paths, &rec.config, hc)?;
+        // Kept beside the record, so logs stay readable after the shim is gone.
+        berth_core::atomic::write_json(&data_dir.join("shim.json"), &cfg)
+            .map_err(|e| Error::internal(format!("saving the shim config: {e}")))?;
+        let shim = ShimClient::create(&self.exe, cfg).await?;
+
+        // Attaches made before this start get their streams before the
+        // process runs, so they miss nothing.
+        let pending: Vec<_> = std::mem::take(&mut *live.pending.lock().unwrap());
+        for p in pending {
+            p.connect(&shim).await;
+        }
+        if let Err(e) = shim.start().await {
+            let _ = shim.kill(libc::SIGKILL).await;
+            let _ = shim.wait().await;
+            let _ = shim.cleanup().await;
+            return Err(e.into());
+        }
+        Ok(shim)
+    }
+
+    /// Records an exit: state, events, waiters, then the restart policy or
+    /// `--rm`.
+    pub(super) async fn handle_exit(
+        self: &Arc<Self>,
+        id: &str,
+        live: &Arc<Live>,
+        shim: Option<ShimClient>,
+        st: ExitStatus,
+    ) {
+        let Ok(c) = self.store.get(id) else {
+            return;
+        };
+        if let Some(shim) = &shim {
+            if let Err(e) = shim.cleanup().await {
+                tracing::debug!("shim cleanup for {id}: {e}");
+            }
+        }
+        let rec = c.lock().unwrap().clone();
+        self.unmount_rootfs(&rec).await;
+        let now = super::now_nanos() as i64;
+        let exec_secs = if rec.started_nanos > 0 {
+            ((now - rec.started_nanos).max(0) / 1_000_000_000).to_string()
+        } else {
+            "0".to_string()
+        };
+        let Ok(rec) = self.store.update(&c, |r| {
+            r.set_status("exited");
+            r.state.exit_code = st.exit_code as i64;
+            r.state.finished_at = if st.finished_at.is_empty() {
+                super::now_rfc3339()
+            } else {
+                st.finished_at.clone()
+            };
+            r.state.oom_killed = st.oom_killed;
+            r.clone()
+        }) else {
+            return;
+        };
+        *live.shim.lock().unwrap() = None;
+        if st.oom_killed {
+            self.emit(&rec, "oom", &[]);
+        }
+        self.emit(
+            &rec,
+            "die",
+            &[
+                ("exitCode", st.exit_code.to_string()),
+                ("execDuration", exec_secs),
+            ],
+        );
+        *live.last_exit.lock().unwrap() = st.exit_code as i64;
+        live.exits.send_modify(|n| *n += 1);
+
+        let ran = Duration::from_nanos((now - rec.started_nanos).max(0) as u64);
+        if self.should_restart(&rec) {
+            let delay = {
+                let mut b = live.backoff.lock().unwrap();
+                if ran >= Duration::from_secs(10) {
+                    *b = 0;
+                }
+                let d = Duration::from_millis(100u64 << (*b).min(10)).min(Duration::from_secs(60));
+                *b += 1;
+                d
+            };
+            let _ = self.store.update(&c, |r| r.set_status("restarting"));
+            let me = self.clone();
+            let live = live.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _op = live.op.lock().await;
+                let Ok(c) = me.store.get(&rec.id) else { return };
+                let still = {
+                    let r = c.lock().unwrap();
+                    r.state.restarting && !r.manually_stopped
+                };
+                if !still {
+                    return;
+                }
+                let _ = me.store.update(&c, |r| r.restart_count += 1);
+                if let Err(e) = me.start_locked(&c, &live).await {
+                    tracing::warn!("restarting {}: {}", rec.short_id(), e.message);
+                }
+            });
+        } else if rec.host_config.auto_remove {
+            let me = self.clone();
+            let id = rec.id.clone();
+            tokio::spawn(async move {
+                if let Err(e) = me.remove(&id, true, true).await {
+                    tracing::warn!("auto-removing {}: {}", id, e.message);
+                }
+            });
+        }
+    }
+
+    fn should_restart(&self, rec: &ContainerRecord) -> bool {
+        if rec.manually_stopped || rec.state.status == "removing" {
+            return false;
+        }
+        let p = &rec.host_config.restart_policy;
+        match p.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                rec.state.exit_code != 0
+                    && (p.maximum_retry_count == 0
+                        || rec.restart_count < p.maximum_retry_count)
+            }
+            _ => false,
+        }
+    }
+
+    /// After a daemon start: reconnect to the shims of running containers,
+    /// record exits that happened while the daemon was away, and start the
+    /// containers whose restart policy asks for it.
+    pub async fn restore(self: &Arc<Self>) {
+        for c in self.store.handles() {
+            let rec = c.lock().unwrap().clone();
+            let live = self.live(&rec.id);
+            if rec.state.running {
+                let state_dir = self.paths(&rec.id, &rec.runtime).state_dir;
+                let found = match ShimClient::open(&state_dir).await {
+                    Ok(shim) => match shim.status().await {
+                        Ok(berth_runtime::client::ShimStatus::Running(_))
+                        | Ok(berth_runtime::client::ShimStatus::Created(_)) => Ok(shim),
+                        Ok(berth_runtime::client::ShimStatus::Exited(st)) => Err((Some(shim), st)),
+                        Err(_) => Err((Some(shim), lost())),
+                    },
+                    Err(_) => Err((None, lost())),
+                };
+                match found {
+                    Ok(shim) => {
+                        tracing::info!("reconnected to running container {}", rec.short_id());
+                        *live.shim.lock().unwrap() = Some(shim.clone());
+                        let me = self.clone();
+                        let id = rec.id.clone();
+                        tokio::spawn(async move {
+                            let st = shim.wait().await.unwrap_or_else(|_| lost());
+                            me.handle_exit(&id, &live, Some(shim), st).await;
+                        });
+                    }
+                    Err((shim, st)) => {
+                        tracing::info!(
+                            "container {} exited while the daemon was down",
+                            rec.short_id()
+                        );
+                        self.handle_exit(&rec.id, &live, shim, st).await;
+                    }
+                }
+            } else if rec.has_been_started
+                && !rec.manually_stopped
+                && matches!(
+                    rec.host_config.restart_policy.name.as_str(),
+                    "always" | "unless-stopped"
+                )
+            {
+                let _op = live.op.lock().await;
+                if let Err(e) = self.start_locked(&c, &live).await {
+                    tracing::warn!("restarting {} at start-up: {}", rec.short_id(), e.message);
+                }
+            }
+        }
+    }
+}
+
+/// The exit of a container whose shim vanished without a record.
+fn lost() -> ExitStatus {
+    ExitStatus {
+        exit_code: 255,
+        finished_at: super::now_rfc3339(),
+        oom_killed: false,
+    }
+}
+
+fn is_mountpoint(dir: &std::path::Path) -> bool {
+    let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let target = dir.to_string_lossy();
+    mi.lines()
+        .any(|l| l.split_whitespace().nth(4) == Some(target.as_ref()))
+}
