@@ -1037,3 +1037,75 @@ impl NetworkManager {
         errs.into_result()
     }
 }
+
+impl AttachRequest {
+    /// Everything a container's create-time config says about its
+    /// networking: mode, endpoints, published ports (`-p`, and `-P` over
+    /// the exposed ports), hostname, `--dns`.
+    pub fn for_container(
+        id: &str,
+        name: &str,
+        config: &berth_types::container::ContainerConfig,
+        host: &berth_types::container::HostConfig,
+        networking: &berth_types::container::NetworkingConfig,
+    ) -> Result<AttachRequest> {
+        let exposed: Vec<String> = config.exposed_ports.as_ref().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        let mode = host.network_mode.as_str();
+        let ports = if mode == "host" || mode == "none" || mode.starts_with("container:") {
+            Vec::new()
+        } else {
+            ports::port_specs(&host.port_bindings, host.publish_all_ports, &exposed)?
+        };
+        Ok(AttachRequest {
+            container_id: id.to_string(),
+            container_name: name.trim_start_matches('/').to_string(),
+            network_mode: host.network_mode.clone(),
+            endpoints: networking.endpoints_config.clone(),
+            ports,
+            hostname: if config.hostname.is_empty() { id[..12.min(id.len())].to_string() } else { config.hostname.clone() },
+            dns: host.dns.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attach_request_from_container_config() {
+        let config: berth_types::container::ContainerConfig =
+            serde_json::from_str(r#"{"ExposedPorts":{"80/tcp":{},"53/udp":{}}}"#).unwrap();
+        let host: berth_types::container::HostConfig = serde_json::from_str(
+            r#"{"NetworkMode":"mynet","PublishAllPorts":true,"Dns":["10.0.0.2"],
+               "PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}]}}"#,
+        )
+        .unwrap();
+        let net: berth_types::container::NetworkingConfig =
+            serde_json::from_str(r#"{"EndpointsConfig":{"mynet":{"Aliases":["web"]}}}"#).unwrap();
+        let id = "f".repeat(64);
+        let r = AttachRequest::for_container(&id, "/web1", &config, &host, &net).unwrap();
+        assert_eq!(r.container_name, "web1");
+        assert_eq!(r.hostname, "ffffffffffff");
+        assert_eq!(r.network_mode, "mynet");
+        assert_eq!(r.ports.len(), 2, "80 bound explicitly, 53/udp by -P");
+        assert_eq!(r.endpoints["mynet"].aliases.as_deref(), Some(&["web".to_string()][..]));
+        assert_eq!(r.dns, vec!["10.0.0.2".to_string()]);
+        let host: berth_types::container::HostConfig =
+            serde_json::from_str(r#"{"NetworkMode":"host","PublishAllPorts":true}"#).unwrap();
+        assert!(AttachRequest::for_container(&id, "x", &config, &host, &net).unwrap().ports.is_empty());
+    }
+
+    #[test]
+    fn dns_view_scopes_names_to_shared_networks() {
+        let mut v = DnsView::default();
+        v.net_names.insert("n1".into(), "front".into());
+        v.entries.insert("n1".into(), vec![(vec!["web".into(), "w".into()], Ipv4Addr::new(10, 0, 0, 2))]);
+        v.entries.insert("n2".into(), vec![(vec!["db".into()], Ipv4Addr::new(10, 1, 0, 2))]);
+        v.member_of.insert("c1".into(), vec!["n1".into()]);
+        assert_eq!(v.lookup("c1", "w"), Some(vec![Ipv4Addr::new(10, 0, 0, 2)]));
+        assert_eq!(v.lookup("c1", "web.front"), Some(vec![Ipv4Addr::new(10, 0, 0, 2)]));
+        assert_eq!(v.lookup("c1", "db"), None, "not on a shared network");
+        assert_eq!(v.lookup("nobody", "web"), None);
+    }
+}
