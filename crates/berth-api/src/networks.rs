@@ -52,7 +52,10 @@ const BODY_LIMIT: usize = 1 << 20;
 async fn read_body(body: Body) -> Result<Bytes> {
     axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|e| {
         if e.to_string().contains("length limit") {
-            Error::new(ErrorKind::TooLarge, format!("request body is larger than {BODY_LIMIT} bytes"))
+            Error::new(
+                ErrorKind::TooLarge,
+                format!("request body is larger than {BODY_LIMIT} bytes"),
+            )
         } else {
             Error::invalid(format!("reading the request body: {e}"))
         }
@@ -75,10 +78,14 @@ pub fn parse_create(data: &[u8]) -> Result<NetworkCreateRequest> {
     if let Some(ipam) = &req.ipam {
         for c in &ipam.config {
             if !c.gateway.is_empty() && c.subnet.is_empty() {
-                return Err(Error::invalid("a gateway needs a subnet: pass --subnet too"));
+                return Err(Error::invalid(
+                    "a gateway needs a subnet: pass --subnet too",
+                ));
             }
             if !c.ip_range.is_empty() && c.subnet.is_empty() {
-                return Err(Error::invalid("an ip-range needs a subnet: pass --subnet too"));
+                return Err(Error::invalid(
+                    "an ip-range needs a subnet: pass --subnet too",
+                ));
             }
         }
     }
@@ -103,7 +110,10 @@ pub fn parse_disconnect(data: &[u8]) -> Result<NetworkDisconnectRequest> {
     Ok(req)
 }
 
-async fn list(State(b): State<B>, axum::extract::Query(q): axum::extract::Query<Query>) -> ApiResult<Json<Vec<NetworkResource>>> {
+async fn list(
+    State(b): State<B>,
+    axum::extract::Query(q): axum::extract::Query<Query>,
+) -> ApiResult<Json<Vec<NetworkResource>>> {
     let f = filters_param(&q)?;
     f.validate(LIST_FILTERS)?;
     Ok(Json(b.list(f).await?))
@@ -136,7 +146,10 @@ async fn disconnect(State(b): State<B>, Path(id): Path<String>, body: Body) -> A
     Ok(StatusCode::OK.into_response())
 }
 
-async fn prune(State(b): State<B>, axum::extract::Query(q): axum::extract::Query<Query>) -> ApiResult<Json<NetworkPruneResponse>> {
+async fn prune(
+    State(b): State<B>,
+    axum::extract::Query(q): axum::extract::Query<Query>,
+) -> ApiResult<Json<NetworkPruneResponse>> {
     let f = filters_param(&q)?;
     f.validate(PRUNE_FILTERS)?;
     Ok(Json(b.prune(f).await?))
@@ -151,11 +164,22 @@ mod tests {
 
     #[test]
     fn create_bodies() {
-        let r = parse_create(br#"{"Name":"n","Driver":"bridge","IPAM":{"Config":[{"Subnet":"10.5.0.0/16"}]}}"#).unwrap();
+        let r = parse_create(
+            br#"{"Name":"n","Driver":"bridge","IPAM":{"Config":[{"Subnet":"10.5.0.0/16"}]}}"#,
+        )
+        .unwrap();
         assert_eq!(r.name, "n");
-        assert_eq!(parse_create(br#"{"Name":""}"#).unwrap_err().kind, ErrorKind::InvalidParameter);
-        assert_eq!(parse_create(b"{").unwrap_err().kind, ErrorKind::InvalidParameter);
-        assert!(parse_create(br#"{"Name":"n","IPAM":{"Config":[{"Gateway":"10.0.0.1"}]}}"#).is_err());
+        assert_eq!(
+            parse_create(br#"{"Name":""}"#).unwrap_err().kind,
+            ErrorKind::InvalidParameter
+        );
+        assert_eq!(
+            parse_create(b"{").unwrap_err().kind,
+            ErrorKind::InvalidParameter
+        );
+        assert!(
+            parse_create(br#"{"Name":"n","IPAM":{"Config":[{"Gateway":"10.0.0.1"}]}}"#).is_err()
+        );
         assert!(parse_connect(br#"{"EndpointConfig":{}}"#).is_err());
         let d = parse_disconnect(br#"{"Container":"c1","Force":true}"#).unwrap();
         assert!(d.force);
@@ -172,19 +196,42 @@ mod tests {
     #[async_trait::async_trait]
     impl NetworkBackend for Fake {
         async fn list(&self, f: Filters) -> Result<Vec<NetworkResource>> {
-            Ok(self.nets.lock().unwrap().iter().filter(|n| f.any("name", |v| n.name.contains(v))).cloned().collect())
+            Ok(self
+                .nets
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|n| f.any("name", |v| n.name.contains(v)))
+                .cloned()
+                .collect())
         }
         async fn inspect(&self, id: &str) -> Result<NetworkResource> {
-            self.nets.lock().unwrap().iter().find(|n| n.name == id || n.id == id).cloned().ok_or_else(|| Error::not_found(format!("network {id} not found")))
+            self.nets
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|n| n.name == id || n.id == id)
+                .cloned()
+                .ok_or_else(|| Error::not_found(format!("network {id} not found")))
         }
         async fn create(&self, req: NetworkCreateRequest) -> Result<NetworkCreateResponse> {
             let mut n = self.nets.lock().unwrap();
             if n.iter().any(|x| x.name == req.name) {
-                return Err(Error::conflict(format!("network with name {} already exists", req.name)));
+                return Err(Error::conflict(format!(
+                    "network with name {} already exists",
+                    req.name
+                )));
             }
             let id = format!("{:064}", n.len());
-            n.push(NetworkResource { name: req.name, id: id.clone(), ..Default::default() });
-            Ok(NetworkCreateResponse { id, warning: String::new() })
+            n.push(NetworkResource {
+                name: req.name,
+                id: id.clone(),
+                ..Default::default()
+            });
+            Ok(NetworkCreateResponse {
+                id,
+                warning: String::new(),
+            })
         }
         async fn remove(&self, id: &str) -> Result<()> {
             let mut n = self.nets.lock().unwrap();
@@ -197,7 +244,10 @@ mod tests {
         }
         async fn connect(&self, id: &str, req: NetworkConnectRequest) -> Result<()> {
             self.inspect(id).await?;
-            self.connected.lock().unwrap().push((id.into(), req.container));
+            self.connected
+                .lock()
+                .unwrap()
+                .push((id.into(), req.container));
             Ok(())
         }
         async fn disconnect(&self, id: &str, req: NetworkDisconnectRequest) -> Result<()> {
@@ -205,22 +255,48 @@ mod tests {
             let before = c.len();
             c.retain(|(n, x)| !(n == id && *x == req.container));
             if c.len() == before {
-                return Err(Error::forbidden(format!("container {} is not connected to network {id}", req.container)));
+                return Err(Error::forbidden(format!(
+                    "container {} is not connected to network {id}",
+                    req.container
+                )));
             }
             Ok(())
         }
         async fn prune(&self, _f: Filters) -> Result<NetworkPruneResponse> {
-            let names = self.nets.lock().unwrap().drain(..).map(|n| n.name).collect();
-            Ok(NetworkPruneResponse { networks_deleted: names })
+            let names = self
+                .nets
+                .lock()
+                .unwrap()
+                .drain(..)
+                .map(|n| n.name)
+                .collect();
+            Ok(NetworkPruneResponse {
+                networks_deleted: names,
+            })
         }
     }
 
-    async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, serde_json::Value) {
-        let req = Request::builder().method(method).uri(uri).header("content-type", "application/json").body(Body::from(body.to_string())).unwrap();
+    async fn call(
+        app: &Router,
+        method: &str,
+        uri: &str,
+        body: &str,
+    ) -> (StatusCode, serde_json::Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
         let resp = app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     #[tokio::test]
@@ -232,21 +308,75 @@ mod tests {
         let (s, v) = call(&app, "POST", "/networks/create", r#"{"Name":"n1"}"#).await;
         assert_eq!(s, StatusCode::CONFLICT);
         assert!(v["message"].as_str().unwrap().contains("already exists"));
-        assert_eq!(call(&app, "POST", "/networks/create", r#"{"Name":""}"#).await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            call(&app, "POST", "/networks/create", r#"{"Name":""}"#)
+                .await
+                .0,
+            StatusCode::BAD_REQUEST
+        );
         let (s, v) = call(&app, "GET", "/networks", "").await;
         assert_eq!((s, v[0]["Name"].as_str()), (StatusCode::OK, Some("n1")));
-        let (s, _) = call(&app, "GET", "/networks?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D", "").await;
+        let (s, _) = call(
+            &app,
+            "GET",
+            "/networks?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D",
+            "",
+        )
+        .await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
-        assert_eq!(call(&app, "GET", "/networks/n1", "").await.0, StatusCode::OK);
-        assert_eq!(call(&app, "GET", "/networks/nope", "").await.0, StatusCode::NOT_FOUND);
-        assert_eq!(call(&app, "POST", "/networks/n1/connect", r#"{"Container":"c"}"#).await.0, StatusCode::OK);
-        assert_eq!(call(&app, "POST", "/networks/n1/connect", r#"{}"#).await.0, StatusCode::BAD_REQUEST);
-        assert_eq!(call(&app, "POST", "/networks/n1/disconnect", r#"{"Container":"c"}"#).await.0, StatusCode::OK);
-        assert_eq!(call(&app, "POST", "/networks/n1/disconnect", r#"{"Container":"c"}"#).await.0, StatusCode::FORBIDDEN);
-        assert_eq!(call(&app, "DELETE", "/networks/n1", "").await.0, StatusCode::NO_CONTENT);
-        assert_eq!(call(&app, "DELETE", "/networks/n1", "").await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            call(&app, "GET", "/networks/n1", "").await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&app, "GET", "/networks/nope", "").await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            call(&app, "POST", "/networks/n1/connect", r#"{"Container":"c"}"#)
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&app, "POST", "/networks/n1/connect", r#"{}"#).await.0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            call(
+                &app,
+                "POST",
+                "/networks/n1/disconnect",
+                r#"{"Container":"c"}"#
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(
+                &app,
+                "POST",
+                "/networks/n1/disconnect",
+                r#"{"Container":"c"}"#
+            )
+            .await
+            .0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            call(&app, "DELETE", "/networks/n1", "").await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            call(&app, "DELETE", "/networks/n1", "").await.0,
+            StatusCode::NOT_FOUND
+        );
         call(&app, "POST", "/networks/create", r#"{"Name":"n2"}"#).await;
         let (s, v) = call(&app, "POST", "/networks/prune", "").await;
-        assert_eq!((s, v["NetworksDeleted"][0].as_str()), (StatusCode::OK, Some("n2")));
+        assert_eq!(
+            (s, v["NetworksDeleted"][0].as_str()),
+            (StatusCode::OK, Some("n2"))
+        );
     }
 }

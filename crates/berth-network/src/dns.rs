@@ -36,27 +36,37 @@ impl DnsServer {
     /// daemon's own namespace).
     pub fn start(netns: &Path, lookup: Lookup, upstreams: Vec<SocketAddr>) -> Result<DnsServer> {
         let std = crate::netns::run_in(netns, || {
-            let s = std::net::UdpSocket::bind(LISTEN).map_err(|e| NetError::io("binding 127.0.0.11:53", e))?;
-            s.set_nonblocking(true).map_err(|e| NetError::io("nonblocking", e))?;
+            let s = std::net::UdpSocket::bind(LISTEN)
+                .map_err(|e| NetError::io("binding 127.0.0.11:53", e))?;
+            s.set_nonblocking(true)
+                .map_err(|e| NetError::io("nonblocking", e))?;
             Ok(s)
         })?;
         Self::serve(std, lookup, upstreams)
     }
 
     /// Serves an already bound socket.
-    pub fn serve(std: std::net::UdpSocket, lookup: Lookup, upstreams: Vec<SocketAddr>) -> Result<DnsServer> {
+    pub fn serve(
+        std: std::net::UdpSocket,
+        lookup: Lookup,
+        upstreams: Vec<SocketAddr>,
+    ) -> Result<DnsServer> {
         let sock = Arc::new(UdpSocket::from_std(std).map_err(|e| NetError::io("tokio socket", e))?);
         let upstreams = Arc::new(upstreams);
         let task = tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
             loop {
-                let Ok((n, from)) = sock.recv_from(&mut buf).await else { continue };
+                let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+                    continue;
+                };
                 let query = buf[..n].to_vec();
                 let (sock, lookup, upstreams) = (sock.clone(), lookup.clone(), upstreams.clone());
                 tokio::spawn(async move {
                     let reply = match answer(&query, &*lookup) {
                         Answer::Local(r) => Some(r),
-                        Answer::Forward => forward(&query, &upstreams).await.or_else(|| servfail(&query)),
+                        Answer::Forward => forward(&query, &upstreams)
+                            .await
+                            .or_else(|| servfail(&query)),
                         Answer::Drop => None,
                     };
                     if let Some(r) = reply {
@@ -78,10 +88,20 @@ pub enum Answer {
 
 /// Decides a query: answers it from `lookup` or says to forward it.
 pub fn answer(query: &[u8], lookup: &dyn Fn(&str) -> Option<Vec<Ipv4Addr>>) -> Answer {
-    let Ok(q) = Packet::parse(query) else { return Answer::Drop };
-    let Some(question) = q.questions.first() else { return Answer::Drop };
-    let name = question.qname.to_string().trim_end_matches('.').to_ascii_lowercase();
-    let Some(ips) = lookup(&name) else { return Answer::Forward };
+    let Ok(q) = Packet::parse(query) else {
+        return Answer::Drop;
+    };
+    let Some(question) = q.questions.first() else {
+        return Answer::Drop;
+    };
+    let name = question
+        .qname
+        .to_string()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let Some(ips) = lookup(&name) else {
+        return Answer::Forward;
+    };
     let mut r = Packet::new_reply(q.id());
     r.set_flags(PacketFlag::RECURSION_AVAILABLE);
     if q.has_flags(PacketFlag::RECURSION_DESIRED) {
@@ -90,7 +110,12 @@ pub fn answer(query: &[u8], lookup: &dyn Fn(&str) -> Option<Vec<Ipv4Addr>>) -> A
     r.questions.push(question.clone());
     if question.qtype == QTYPE::TYPE(TYPE::A) {
         for ip in ips {
-            r.answers.push(ResourceRecord::new(question.qname.clone(), CLASS::IN, 600, RData::A(A { address: ip.into() })));
+            r.answers.push(ResourceRecord::new(
+                question.qname.clone(),
+                CLASS::IN,
+                600,
+                RData::A(A { address: ip.into() }),
+            ));
         }
     }
     // A name we own with another type: NOERROR, no answers (no AAAA here).
@@ -110,13 +135,21 @@ fn servfail(query: &[u8]) -> Option<Vec<u8>> {
 
 async fn forward(query: &[u8], upstreams: &[SocketAddr]) -> Option<Vec<u8>> {
     for up in upstreams {
-        let bind: SocketAddr = if up.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
-        let Ok(s) = UdpSocket::bind(bind).await else { continue };
+        let bind: SocketAddr = if up.is_ipv4() {
+            "0.0.0.0:0".parse().unwrap()
+        } else {
+            "[::]:0".parse().unwrap()
+        };
+        let Ok(s) = UdpSocket::bind(bind).await else {
+            continue;
+        };
         if s.send_to(query, up).await.is_err() {
             continue;
         }
         let mut buf = vec![0u8; 65535];
-        if let Ok(Ok((n, from))) = tokio::time::timeout(Duration::from_secs(4), s.recv_from(&mut buf)).await {
+        if let Ok(Ok((n, from))) =
+            tokio::time::timeout(Duration::from_secs(4), s.recv_from(&mut buf)).await
+        {
             if from == *up {
                 buf.truncate(n);
                 return Some(buf);
@@ -157,20 +190,35 @@ mod tests {
 
     #[test]
     fn answers_known_names_and_forwards_the_rest() {
-        let Answer::Local(r) = answer(&query("Web.", TYPE::A), &lookup) else { panic!() };
+        let Answer::Local(r) = answer(&query("Web.", TYPE::A), &lookup) else {
+            panic!()
+        };
         let p = Packet::parse(&r).unwrap();
         assert_eq!(p.id(), 7);
         assert_eq!(p.answers.len(), 1);
-        assert_eq!(p.answers[0].rdata, RData::A(A { address: u32::from(Ipv4Addr::new(10, 1, 0, 2)) }));
-        let Answer::Local(r) = answer(&query("web", TYPE::AAAA), &lookup) else { panic!() };
+        assert_eq!(
+            p.answers[0].rdata,
+            RData::A(A {
+                address: u32::from(Ipv4Addr::new(10, 1, 0, 2))
+            })
+        );
+        let Answer::Local(r) = answer(&query("web", TYPE::AAAA), &lookup) else {
+            panic!()
+        };
         assert!(Packet::parse(&r).unwrap().answers.is_empty());
-        assert_eq!(answer(&query("example.org", TYPE::A), &lookup), Answer::Forward);
+        assert_eq!(
+            answer(&query("example.org", TYPE::A), &lookup),
+            Answer::Forward
+        );
         assert_eq!(answer(b"junk", &lookup), Answer::Drop);
     }
 
     #[test]
     fn resolv_conf_upstreams() {
         let u = upstreams_from_resolv_conf("# x\nnameserver 10.0.0.2\nsearch a\nnameserver ::1\n");
-        assert_eq!(u, vec!["10.0.0.2:53".parse().unwrap(), "[::1]:53".parse().unwrap()]);
+        assert_eq!(
+            u,
+            vec!["10.0.0.2:53".parse().unwrap(), "[::1]:53".parse().unwrap()]
+        );
     }
 }

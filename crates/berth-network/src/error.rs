@@ -14,9 +14,15 @@ pub enum NetError {
     #[error("{0}")]
     Forbidden(String),
     #[error("netlink: {context}: {source}")]
-    Netlink { context: String, source: rtnetlink::Error },
+    Netlink {
+        context: String,
+        source: rtnetlink::Error,
+    },
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("{context}: {source}")]
     Sys { context: String, source: nix::Error },
     #[error("firewall: {0}")]
@@ -30,13 +36,22 @@ pub type Result<T> = std::result::Result<T, NetError>;
 
 impl NetError {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        NetError::Io { context: context.into(), source }
+        NetError::Io {
+            context: context.into(),
+            source,
+        }
     }
     pub fn sys(context: impl Into<String>, source: nix::Error) -> Self {
-        NetError::Sys { context: context.into(), source }
+        NetError::Sys {
+            context: context.into(),
+            source,
+        }
     }
     pub fn netlink(context: impl Into<String>, source: rtnetlink::Error) -> Self {
-        NetError::Netlink { context: context.into(), source }
+        NetError::Netlink {
+            context: context.into(),
+            source,
+        }
     }
 }
 

@@ -32,7 +32,9 @@ pub struct PortRule {
     pub container_port: u16,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
@@ -91,14 +93,19 @@ pub struct Firewall {
 
 impl Firewall {
     pub fn new(backend: Backend, table: &str) -> Firewall {
-        Firewall { backend, table: table.to_string() }
+        Firewall {
+            backend,
+            table: table.to_string(),
+        }
     }
 
     /// Replaces berth's rules with exactly `nets` and `ports`.
     pub fn apply(&self, nets: &[NetRule], ports: &[PortRule]) -> Result<()> {
         match self.backend {
             Backend::Disabled => Ok(()),
-            Backend::Nftables => run_stdin("nft", &["-f", "-"], &render_nft(&self.table, nets, ports)),
+            Backend::Nftables => {
+                run_stdin("nft", &["-f", "-"], &render_nft(&self.table, nets, ports))
+            }
             Backend::Iptables => self.apply_iptables(nets, ports),
         }
     }
@@ -109,7 +116,11 @@ impl Firewall {
             Backend::Disabled => Ok(()),
             Backend::Nftables => {
                 // "table ... ; delete table ..." deletes whether or not it existed.
-                run_stdin("nft", &["-f", "-"], &format!("table ip {t}\ndelete table ip {t}\n", t = self.table))
+                run_stdin(
+                    "nft",
+                    &["-f", "-"],
+                    &format!("table ip {t}\ndelete table ip {t}\n", t = self.table),
+                )
             }
             Backend::Iptables => self.teardown_iptables(),
         }
@@ -127,14 +138,27 @@ impl Firewall {
                 if !out.status.success() {
                     return Ok(0);
                 }
-                Ok(String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("# handle") && !l.trim_start().starts_with("chain") && !l.trim_start().starts_with("table")).count())
+                Ok(String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter(|l| {
+                        l.contains("# handle")
+                            && !l.trim_start().starts_with("chain")
+                            && !l.trim_start().starts_with("table")
+                    })
+                    .count())
             }
             Backend::Iptables => {
                 let mut n = 0;
                 for (t, c) in self.ipt_chains() {
-                    let out = Command::new("iptables").args(["-t", t, "-S", &c]).output().map_err(|e| NetError::io("running iptables", e))?;
+                    let out = Command::new("iptables")
+                        .args(["-t", t, "-S", &c])
+                        .output()
+                        .map_err(|e| NetError::io("running iptables", e))?;
                     if out.status.success() {
-                        n += String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("-A")).count();
+                        n += String::from_utf8_lossy(&out.stdout)
+                            .lines()
+                            .filter(|l| l.starts_with("-A"))
+                            .count();
                     }
                 }
                 Ok(n)
@@ -164,7 +188,11 @@ impl Firewall {
             ("filter", "FORWARD", format!("{p}-FORWARD")),
         ] {
             let mut args = vec!["-t", t, "-C", parent];
-            let extra: Vec<&str> = if parent == "PREROUTING" { vec!["-m", "addrtype", "--dst-type", "LOCAL"] } else { vec![] };
+            let extra: Vec<&str> = if parent == "PREROUTING" {
+                vec!["-m", "addrtype", "--dst-type", "LOCAL"]
+            } else {
+                vec![]
+            };
             args.extend(extra.iter().copied());
             args.extend(["-j", c.as_str()]);
             if ipt(&args).is_err() {
@@ -178,12 +206,43 @@ impl Firewall {
         for n in nets {
             let s = n.subnet.to_string();
             if n.internal {
-                ipt(&["-t", "filter", "-A", &fwd, "-i", &n.bridge, "!", "-o", &n.bridge, "-j", "DROP"])?;
-                ipt(&["-t", "filter", "-A", &fwd, "-o", &n.bridge, "!", "-i", &n.bridge, "-j", "DROP"])?;
+                ipt(&[
+                    "-t", "filter", "-A", &fwd, "-i", &n.bridge, "!", "-o", &n.bridge, "-j", "DROP",
+                ])?;
+                ipt(&[
+                    "-t", "filter", "-A", &fwd, "-o", &n.bridge, "!", "-i", &n.bridge, "-j", "DROP",
+                ])?;
             } else if n.masquerade {
-                ipt(&["-t", "nat", "-A", &post, "-s", &s, "!", "-o", &n.bridge, "-j", "MASQUERADE"])?;
+                ipt(&[
+                    "-t",
+                    "nat",
+                    "-A",
+                    &post,
+                    "-s",
+                    &s,
+                    "!",
+                    "-o",
+                    &n.bridge,
+                    "-j",
+                    "MASQUERADE",
+                ])?;
             }
-            ipt(&["-t", "nat", "-A", &post, "-s", &s, "-o", &n.bridge, "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE"])?;
+            ipt(&[
+                "-t",
+                "nat",
+                "-A",
+                &post,
+                "-s",
+                &s,
+                "-o",
+                &n.bridge,
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "DNAT",
+                "-j",
+                "MASQUERADE",
+            ])?;
         }
         for r in ports {
             if r.host_ip.is_some_and(|ip| ip.is_loopback()) {
@@ -197,7 +256,14 @@ impl Firewall {
                 hip = ip.to_string();
                 args.extend(["-d", hip.as_str()]);
             }
-            args.extend(["--dport", dport.as_str(), "-j", "DNAT", "--to-destination", to.as_str()]);
+            args.extend([
+                "--dport",
+                dport.as_str(),
+                "-j",
+                "DNAT",
+                "--to-destination",
+                to.as_str(),
+            ]);
             ipt(&args)?;
         }
         Ok(())
@@ -210,7 +276,11 @@ impl Firewall {
             ("nat", "POSTROUTING", format!("{p}-POSTROUTING")),
             ("filter", "FORWARD", format!("{p}-FORWARD")),
         ] {
-            let extra: &[&str] = if parent == "PREROUTING" { &["-m", "addrtype", "--dst-type", "LOCAL"] } else { &[] };
+            let extra: &[&str] = if parent == "PREROUTING" {
+                &["-m", "addrtype", "--dst-type", "LOCAL"]
+            } else {
+                &[]
+            };
             let mut args = vec!["-t", t, "-D", parent];
             args.extend(extra);
             args.extend(["-j", c.as_str()]);
@@ -223,11 +293,19 @@ impl Firewall {
 }
 
 fn ipt(args: &[&str]) -> Result<()> {
-    let out = Command::new("iptables").arg("-w").args(args).output().map_err(|e| NetError::io("running iptables", e))?;
+    let out = Command::new("iptables")
+        .arg("-w")
+        .args(args)
+        .output()
+        .map_err(|e| NetError::io("running iptables", e))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(NetError::Firewall(format!("iptables {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())))
+        Err(NetError::Firewall(format!(
+            "iptables {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
     }
 }
 
@@ -239,12 +317,22 @@ fn run_stdin(cmd: &str, args: &[&str], input: &str) -> Result<()> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| NetError::io(format!("running {cmd}"), e))?;
-    child.stdin.take().expect("piped").write_all(input.as_bytes()).map_err(|e| NetError::io(format!("writing to {cmd}"), e))?;
-    let out = child.wait_with_output().map_err(|e| NetError::io(format!("waiting for {cmd}"), e))?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input.as_bytes())
+        .map_err(|e| NetError::io(format!("writing to {cmd}"), e))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| NetError::io(format!("waiting for {cmd}"), e))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(NetError::Firewall(format!("{cmd}: {}", String::from_utf8_lossy(&out.stderr).trim())))
+        Err(NetError::Firewall(format!(
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
     }
 }
 
@@ -258,7 +346,10 @@ pub fn render_nft(table: &str, nets: &[NetRule], ports: &[PortRule]) -> String {
         if r.host_ip.is_some_and(|ip| ip.is_loopback()) {
             continue;
         }
-        let daddr = r.host_ip.map(|ip| format!("ip daddr {ip} ")).unwrap_or_default();
+        let daddr = r
+            .host_ip
+            .map(|ip| format!("ip daddr {ip} "))
+            .unwrap_or_default();
         s.push_str(&format!(
             "    {daddr}{} dport {} dnat to {}:{}\n",
             r.proto.as_str(),
@@ -268,13 +359,21 @@ pub fn render_nft(table: &str, nets: &[NetRule], ports: &[PortRule]) -> String {
         ));
     }
     s.push_str("  }\n");
-    s.push_str("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
+    s.push_str(
+        "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n",
+    );
     for n in nets {
         if n.masquerade && !n.internal {
-            s.push_str(&format!("    ip saddr {} oifname != \"{}\" masquerade\n", n.subnet, n.bridge));
+            s.push_str(&format!(
+                "    ip saddr {} oifname != \"{}\" masquerade\n",
+                n.subnet, n.bridge
+            ));
         }
         // hairpin: a container reaching a published port of its own bridge
-        s.push_str(&format!("    ip saddr {} oifname \"{}\" ct status dnat masquerade\n", n.subnet, n.bridge));
+        s.push_str(&format!(
+            "    ip saddr {} oifname \"{}\" ct status dnat masquerade\n",
+            n.subnet, n.bridge
+        ));
     }
     s.push_str("  }\n");
     s.push_str("  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
@@ -292,17 +391,42 @@ mod tests {
     #[test]
     fn nft_script() {
         let nets = vec![
-            NetRule { bridge: "berth0".into(), subnet: "172.17.0.0/16".parse().unwrap(), internal: false, masquerade: true },
-            NetRule { bridge: "br-1".into(), subnet: "10.9.0.0/24".parse().unwrap(), internal: true, masquerade: true },
+            NetRule {
+                bridge: "berth0".into(),
+                subnet: "172.17.0.0/16".parse().unwrap(),
+                internal: false,
+                masquerade: true,
+            },
+            NetRule {
+                bridge: "br-1".into(),
+                subnet: "10.9.0.0/24".parse().unwrap(),
+                internal: true,
+                masquerade: true,
+            },
         ];
         let ports = vec![
-            PortRule { proto: Proto::Tcp, host_ip: None, host_port: 8080, container_ip: "172.17.0.2".parse().unwrap(), container_port: 80 },
-            PortRule { proto: Proto::Udp, host_ip: Some("127.0.0.1".parse().unwrap()), host_port: 53, container_ip: "172.17.0.2".parse().unwrap(), container_port: 53 },
+            PortRule {
+                proto: Proto::Tcp,
+                host_ip: None,
+                host_port: 8080,
+                container_ip: "172.17.0.2".parse().unwrap(),
+                container_port: 80,
+            },
+            PortRule {
+                proto: Proto::Udp,
+                host_ip: Some("127.0.0.1".parse().unwrap()),
+                host_port: 53,
+                container_ip: "172.17.0.2".parse().unwrap(),
+                container_port: 53,
+            },
         ];
         let s = render_nft("berth", &nets, &ports);
         assert!(s.starts_with("table ip berth\ndelete table ip berth\n"));
         assert!(s.contains("tcp dport 8080 dnat to 172.17.0.2:80"));
-        assert!(!s.contains("dport 53"), "loopback ports go through the proxy");
+        assert!(
+            !s.contains("dport 53"),
+            "loopback ports go through the proxy"
+        );
         assert!(s.contains("ip saddr 172.17.0.0/16 oifname != \"berth0\" masquerade"));
         assert!(!s.contains("ip saddr 10.9.0.0/24 oifname != \"br-1\" masquerade"));
         assert!(s.contains("iifname \"br-1\" oifname != \"br-1\" drop"));

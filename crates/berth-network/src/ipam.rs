@@ -18,9 +18,14 @@ pub struct Subnet {
 impl Subnet {
     pub fn new(addr: Ipv4Addr, prefix: u8) -> Result<Subnet> {
         if prefix > 30 {
-            return Err(NetError::Invalid(format!("subnet /{prefix} is too small for a network")));
+            return Err(NetError::Invalid(format!(
+                "subnet /{prefix} is too small for a network"
+            )));
         }
-        Ok(Subnet { addr: Ipv4Addr::from(u32::from(addr) & mask(prefix)), prefix })
+        Ok(Subnet {
+            addr: Ipv4Addr::from(u32::from(addr) & mask(prefix)),
+            prefix,
+        })
     }
     pub fn netmask(&self) -> u32 {
         mask(self.prefix)
@@ -65,7 +70,11 @@ impl fmt::Display for Subnet {
 impl FromStr for Subnet {
     type Err = NetError;
     fn from_str(s: &str) -> Result<Subnet> {
-        let bad = || NetError::Invalid(format!("invalid subnet {s:?}: want an IPv4 CIDR such as 10.1.0.0/24"));
+        let bad = || {
+            NetError::Invalid(format!(
+                "invalid subnet {s:?}: want an IPv4 CIDR such as 10.1.0.0/24"
+            ))
+        };
         let (a, p) = s.split_once('/').ok_or_else(bad)?;
         let addr: Ipv4Addr = a.parse().map_err(|_| bad())?;
         let prefix: u8 = p.parse().map_err(|_| bad())?;
@@ -84,7 +93,9 @@ impl Serialize for Subnet {
 
 impl<'de> Deserialize<'de> for Subnet {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -92,9 +103,16 @@ impl<'de> Deserialize<'de> for Subnet {
 /// `10.55.0.1/24` → (subnet 10.55.0.0/24, gateway 10.55.0.1).
 pub fn parse_bip(s: &str) -> Result<(Subnet, Ipv4Addr)> {
     let subnet: Subnet = s.parse()?;
-    let gw: Ipv4Addr = s.split_once('/').map(|(a, _)| a).unwrap_or(s).parse().map_err(|_| NetError::Invalid(format!("invalid --bip {s:?}")))?;
+    let gw: Ipv4Addr = s
+        .split_once('/')
+        .map(|(a, _)| a)
+        .unwrap_or(s)
+        .parse()
+        .map_err(|_| NetError::Invalid(format!("invalid --bip {s:?}")))?;
     if gw == subnet.addr || gw == subnet.broadcast() {
-        return Err(NetError::Invalid(format!("--bip {s}: the bridge needs a host address, not the network or broadcast address")));
+        return Err(NetError::Invalid(format!(
+            "--bip {s}: the bridge needs a host address, not the network or broadcast address"
+        )));
     }
     Ok((subnet, gw))
 }
@@ -110,12 +128,48 @@ impl Pool {
     /// dockerd's built-in pools: 172.17-31.0.0/16, then 192.168.0.0/16 cut into /20s.
     pub fn defaults() -> Vec<Pool> {
         vec![
-            Pool { base: Subnet { addr: Ipv4Addr::new(172, 17, 0, 0), prefix: 16 }, size: 16 },
-            Pool { base: Subnet { addr: Ipv4Addr::new(172, 18, 0, 0), prefix: 15 }, size: 16 },
-            Pool { base: Subnet { addr: Ipv4Addr::new(172, 20, 0, 0), prefix: 14 }, size: 16 },
-            Pool { base: Subnet { addr: Ipv4Addr::new(172, 24, 0, 0), prefix: 14 }, size: 16 },
-            Pool { base: Subnet { addr: Ipv4Addr::new(172, 28, 0, 0), prefix: 14 }, size: 16 },
-            Pool { base: Subnet { addr: Ipv4Addr::new(192, 168, 0, 0), prefix: 16 }, size: 20 },
+            Pool {
+                base: Subnet {
+                    addr: Ipv4Addr::new(172, 17, 0, 0),
+                    prefix: 16,
+                },
+                size: 16,
+            },
+            Pool {
+                base: Subnet {
+                    addr: Ipv4Addr::new(172, 18, 0, 0),
+                    prefix: 15,
+                },
+                size: 16,
+            },
+            Pool {
+                base: Subnet {
+                    addr: Ipv4Addr::new(172, 20, 0, 0),
+                    prefix: 14,
+                },
+                size: 16,
+            },
+            Pool {
+                base: Subnet {
+                    addr: Ipv4Addr::new(172, 24, 0, 0),
+                    prefix: 14,
+                },
+                size: 16,
+            },
+            Pool {
+                base: Subnet {
+                    addr: Ipv4Addr::new(172, 28, 0, 0),
+                    prefix: 14,
+                },
+                size: 16,
+            },
+            Pool {
+                base: Subnet {
+                    addr: Ipv4Addr::new(192, 168, 0, 0),
+                    prefix: 16,
+                },
+                size: 20,
+            },
         ]
     }
 
@@ -174,12 +228,23 @@ pub struct Allocations {
 
 impl Allocations {
     /// Reserves `want` if given, otherwise the lowest free host address.
-    pub fn allocate(&mut self, subnet: &Subnet, gateway: Ipv4Addr, want: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+    pub fn allocate(
+        &mut self,
+        subnet: &Subnet,
+        gateway: Ipv4Addr,
+        want: Option<Ipv4Addr>,
+    ) -> Result<Ipv4Addr> {
         if let Some(ip) = want {
             if !subnet.contains(ip) {
-                return Err(NetError::Invalid(format!("requested address {ip} is not in the network's subnet {subnet}")));
+                return Err(NetError::Invalid(format!(
+                    "requested address {ip} is not in the network's subnet {subnet}"
+                )));
             }
-            if ip == gateway || ip == subnet.addr || ip == subnet.broadcast() || self.used.contains(&ip) {
+            if ip == gateway
+                || ip == subnet.addr
+                || ip == subnet.broadcast()
+                || self.used.contains(&ip)
+            {
                 return Err(NetError::Conflict(format!("Address already in use: {ip}")));
             }
             self.used.insert(ip);
@@ -192,7 +257,9 @@ impl Allocations {
                 return Ok(ip);
             }
         }
-        Err(NetError::Conflict(format!("no available IPv4 addresses on network {subnet}")))
+        Err(NetError::Conflict(format!(
+            "no available IPv4 addresses on network {subnet}"
+        )))
     }
 
     pub fn release(&mut self, ip: Ipv4Addr) {
@@ -203,7 +270,9 @@ impl Allocations {
 /// The IPv4 subnets routed on the host (from `/proc/net/route`), so a new
 /// network never shadows a real one.
 pub fn host_routes() -> Vec<Subnet> {
-    let Ok(text) = std::fs::read_to_string("/proc/net/route") else { return Vec::new() };
+    let Ok(text) = std::fs::read_to_string("/proc/net/route") else {
+        return Vec::new();
+    };
     parse_proc_route(&text)
 }
 
@@ -218,7 +287,10 @@ pub fn parse_proc_route(text: &str) -> Vec<Subnet> {
                 return None; // the default route covers everything; it is no conflict
             }
             let prefix = u32::from_be(m).leading_ones() as u8;
-            Some(Subnet { addr: Ipv4Addr::from(u32::from_be(dest)), prefix })
+            Some(Subnet {
+                addr: Ipv4Addr::from(u32::from_be(dest)),
+                prefix,
+            })
         })
         .collect()
 }
@@ -249,11 +321,26 @@ mod tests {
 
     #[test]
     fn pools_skip_taken() {
-        let taken = vec!["172.17.0.0/16".parse().unwrap(), "172.18.0.0/24".parse().unwrap()];
-        assert_eq!(pick_subnet(&Pool::defaults(), &taken).unwrap().to_string(), "172.19.0.0/16");
-        let pools = Pool::parse_config(&serde_json::json!([{"base":"10.123.0.0/16","size":24}])).unwrap();
-        assert_eq!(pick_subnet(&pools, &[]).unwrap().to_string(), "10.123.0.0/24");
-        assert_eq!(pick_subnet(&pools, &["10.123.0.0/24".parse().unwrap()]).unwrap().to_string(), "10.123.1.0/24");
+        let taken = vec![
+            "172.17.0.0/16".parse().unwrap(),
+            "172.18.0.0/24".parse().unwrap(),
+        ];
+        assert_eq!(
+            pick_subnet(&Pool::defaults(), &taken).unwrap().to_string(),
+            "172.19.0.0/16"
+        );
+        let pools =
+            Pool::parse_config(&serde_json::json!([{"base":"10.123.0.0/16","size":24}])).unwrap();
+        assert_eq!(
+            pick_subnet(&pools, &[]).unwrap().to_string(),
+            "10.123.0.0/24"
+        );
+        assert_eq!(
+            pick_subnet(&pools, &["10.123.0.0/24".parse().unwrap()])
+                .unwrap()
+                .to_string(),
+            "10.123.1.0/24"
+        );
         assert!(Pool::parse_config(&serde_json::json!([{"base":"10.0.0.0/16","size":8}])).is_err());
         let full = vec!["0.0.0.0/1".parse().unwrap(), "128.0.0.0/1".parse().unwrap()];
         assert!(pick_subnet(&pools, &full).is_err());
@@ -264,27 +351,51 @@ mod tests {
         let s: Subnet = "10.9.0.0/29".parse().unwrap();
         let gw = s.first_host();
         let mut a = Allocations::default();
-        assert_eq!(a.allocate(&s, gw, None).unwrap(), Ipv4Addr::new(10, 9, 0, 2));
-        assert_eq!(a.allocate(&s, gw, Some(Ipv4Addr::new(10, 9, 0, 5))).unwrap(), Ipv4Addr::new(10, 9, 0, 5));
-        assert!(a.allocate(&s, gw, Some(Ipv4Addr::new(10, 9, 0, 5))).is_err());
+        assert_eq!(
+            a.allocate(&s, gw, None).unwrap(),
+            Ipv4Addr::new(10, 9, 0, 2)
+        );
+        assert_eq!(
+            a.allocate(&s, gw, Some(Ipv4Addr::new(10, 9, 0, 5)))
+                .unwrap(),
+            Ipv4Addr::new(10, 9, 0, 5)
+        );
+        assert!(a
+            .allocate(&s, gw, Some(Ipv4Addr::new(10, 9, 0, 5)))
+            .is_err());
         assert!(a.allocate(&s, gw, Some(gw)).is_err());
-        assert!(a.allocate(&s, gw, Some(Ipv4Addr::new(10, 9, 1, 5))).is_err());
+        assert!(a
+            .allocate(&s, gw, Some(Ipv4Addr::new(10, 9, 1, 5)))
+            .is_err());
         for want in [3, 4, 6] {
-            assert_eq!(a.allocate(&s, gw, None).unwrap(), Ipv4Addr::new(10, 9, 0, want));
+            assert_eq!(
+                a.allocate(&s, gw, None).unwrap(),
+                Ipv4Addr::new(10, 9, 0, want)
+            );
         }
         assert!(a.allocate(&s, gw, None).is_err(), ".7 is broadcast");
         a.release(Ipv4Addr::new(10, 9, 0, 4));
-        assert_eq!(a.allocate(&s, gw, None).unwrap(), Ipv4Addr::new(10, 9, 0, 4));
+        assert_eq!(
+            a.allocate(&s, gw, None).unwrap(),
+            Ipv4Addr::new(10, 9, 0, 4)
+        );
     }
 
     #[test]
     fn bip_and_routes() {
         let (s, gw) = parse_bip("10.55.0.1/24").unwrap();
-        assert_eq!((s.to_string(), gw), ("10.55.0.0/24".into(), Ipv4Addr::new(10, 55, 0, 1)));
+        assert_eq!(
+            (s.to_string(), gw),
+            ("10.55.0.0/24".into(), Ipv4Addr::new(10, 55, 0, 1))
+        );
         assert!(parse_bip("10.55.0.0/24").is_err());
-        let r = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+        let r =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
 eth0\t00000000\t0102A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
 eth0\t0002A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
-        assert_eq!(parse_proc_route(r), vec!["192.168.2.0/24".parse::<Subnet>().unwrap()]);
+        assert_eq!(
+            parse_proc_route(r),
+            vec!["192.168.2.0/24".parse::<Subnet>().unwrap()]
+        );
     }
 }

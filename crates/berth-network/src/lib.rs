@@ -2,12 +2,12 @@
 pub mod dns;
 pub mod error;
 pub mod firewall;
-pub mod proxy;
 pub mod ipam;
 pub mod link;
 pub mod manager;
 pub mod netns;
 pub mod ports;
+pub mod proxy;
 pub mod store;
 pub use error::{NetError, Result};
 pub use manager::{AttachRequest, Attachment, Config, NetworkManager};

@@ -28,7 +28,8 @@ pub struct Netlink {
 impl Netlink {
     /// Must be called inside a tokio runtime.
     pub fn connect() -> Result<Netlink> {
-        let (conn, h, _) = rtnetlink::new_connection().map_err(|e| NetError::io("opening a netlink socket", e))?;
+        let (conn, h, _) =
+            rtnetlink::new_connection().map_err(|e| NetError::io("opening a netlink socket", e))?;
         tokio::spawn(conn);
         Ok(Netlink { h })
     }
@@ -44,13 +45,19 @@ impl Netlink {
     }
 
     async fn must_index(&self, name: &str) -> Result<u32> {
-        self.index(name).await?.ok_or_else(|| NetError::NotFound(format!("no link named {name}")))
+        self.index(name)
+            .await?
+            .ok_or_else(|| NetError::NotFound(format!("no link named {name}")))
     }
 
     pub async fn link_names(&self) -> Result<Vec<String>> {
         let mut s = self.h.link().get().execute();
         let mut out = Vec::new();
-        while let Some(m) = s.try_next().await.map_err(|e| NetError::netlink("listing links", e))? {
+        while let Some(m) = s
+            .try_next()
+            .await
+            .map_err(|e| NetError::netlink("listing links", e))?
+        {
             out.extend(name_of(&m));
         }
         Ok(out)
@@ -68,7 +75,13 @@ impl Netlink {
 
     /// Creates the bridge unless it exists, gives it `gw/prefix` and `mtu`
     /// and brings it up. Returns whether it was created.
-    pub async fn ensure_bridge(&self, name: &str, gw: Ipv4Addr, prefix: u8, mtu: u32) -> Result<bool> {
+    pub async fn ensure_bridge(
+        &self,
+        name: &str,
+        gw: Ipv4Addr,
+        prefix: u8,
+        mtu: u32,
+    ) -> Result<bool> {
         let created = match self.index(name).await? {
             Some(_) => false,
             None => {
@@ -94,16 +107,27 @@ impl Netlink {
 
     /// Adds an address unless the link has it already.
     pub async fn add_address(&self, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> {
-        match self.h.address().add(index, ip.into(), prefix).execute().await {
+        match self
+            .h
+            .address()
+            .add(index, ip.into(), prefix)
+            .execute()
+            .await
+        {
             Ok(()) => Ok(()),
             Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => Ok(()),
-            Err(e) => Err(NetError::netlink(format!("adding address {ip}/{prefix}"), e)),
+            Err(e) => Err(NetError::netlink(
+                format!("adding address {ip}/{prefix}"),
+                e,
+            )),
         }
     }
 
     /// Deletes a link; a missing link is not an error.
     pub async fn delete(&self, name: &str) -> Result<()> {
-        let Some(i) = self.index(name).await? else { return Ok(()) };
+        let Some(i) = self.index(name).await? else {
+            return Ok(());
+        };
         match self.h.link().del(i).execute().await {
             Ok(()) => Ok(()),
             Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(()),
@@ -113,7 +137,14 @@ impl Netlink {
 
     /// Creates the veth pair `host`/`peer`, attaches `host` to `bridge`
     /// and moves `peer` into the namespace at `netns`.
-    pub async fn add_veth(&self, host: &str, peer: &str, bridge: &str, mtu: u32, netns: &Path) -> Result<()> {
+    pub async fn add_veth(
+        &self,
+        host: &str,
+        peer: &str,
+        bridge: &str,
+        mtu: u32,
+        netns: &Path,
+    ) -> Result<()> {
         let br = self.must_index(bridge).await?;
         self.h
             .link()
@@ -125,18 +156,31 @@ impl Netlink {
             let hi = self.must_index(host).await?;
             self.h
                 .link()
-                .set(LinkUnspec::new_with_index(hi).controller(br).mtu(mtu).up().build())
+                .set(
+                    LinkUnspec::new_with_index(hi)
+                        .controller(br)
+                        .mtu(mtu)
+                        .up()
+                        .build(),
+                )
                 .execute()
                 .await
                 .map_err(|e| NetError::netlink(format!("attaching {host} to {bridge}"), e))?;
             let pi = self.must_index(peer).await?;
-            let f = std::fs::File::open(netns).map_err(|e| NetError::io(format!("opening {}", netns.display()), e))?;
+            let f = std::fs::File::open(netns)
+                .map_err(|e| NetError::io(format!("opening {}", netns.display()), e))?;
             self.h
                 .link()
-                .set(LinkUnspec::new_with_index(pi).setns_by_fd(f.as_raw_fd()).build())
+                .set(
+                    LinkUnspec::new_with_index(pi)
+                        .setns_by_fd(f.as_raw_fd())
+                        .build(),
+                )
                 .execute()
                 .await
-                .map_err(|e| NetError::netlink(format!("moving {peer} into {}", netns.display()), e))
+                .map_err(|e| {
+                    NetError::netlink(format!("moving {peer} into {}", netns.display()), e)
+                })
         }
         .await;
         if r.is_err() {
@@ -160,7 +204,12 @@ impl Netlink {
         let i = self.must_index(peer).await?;
         self.h
             .link()
-            .set(LinkUnspec::new_with_index(i).name(ifname.to_string()).address(mac.to_vec()).build())
+            .set(
+                LinkUnspec::new_with_index(i)
+                    .name(ifname.to_string())
+                    .address(mac.to_vec())
+                    .build(),
+            )
             .execute()
             .await
             .map_err(|e| NetError::netlink(format!("renaming {peer} to {ifname}"), e))?;
@@ -172,7 +221,10 @@ impl Netlink {
             .await
             .map_err(|e| NetError::netlink(format!("setting {ifname} up"), e))?;
         if let Some(gw) = gateway {
-            let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gw).output_interface(i).build();
+            let route = RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(gw)
+                .output_interface(i)
+                .build();
             match self.h.route().add(route).execute().await {
                 Ok(()) => {}
                 Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => {}
@@ -197,5 +249,8 @@ pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
 }
 
 pub fn mac_string(mac: [u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }

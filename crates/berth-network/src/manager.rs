@@ -16,7 +16,10 @@ use crate::store::{EndpointRecord, NetworkRecord, Sandbox, Store};
 use berth_core::events::EventSink;
 use berth_core::Filters;
 use berth_types::container::{EndpointSettings, NetworkSettings, PortBinding};
-use berth_types::network::{Ipam, IpamConfig, NetworkContainer, NetworkCreateRequest, NetworkCreateResponse, NetworkResource};
+use berth_types::network::{
+    Ipam, IpamConfig, NetworkContainer, NetworkCreateRequest, NetworkCreateResponse,
+    NetworkResource,
+};
 use berth_types::EventType;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -120,7 +123,9 @@ impl DnsView {
         for nid in self.member_of.get(asker)? {
             let netname = self.net_names.get(nid).map(String::as_str).unwrap_or("");
             for (names, ip) in self.entries.get(nid).into_iter().flatten() {
-                let hit = names.iter().any(|n| n == name || (!netname.is_empty() && format!("{n}.{netname}") == name));
+                let hit = names.iter().any(|n| {
+                    n == name || (!netname.is_empty() && format!("{n}.{netname}") == name)
+                });
                 if hit && !out.contains(ip) {
                     out.push(*ip);
                 }
@@ -171,7 +176,11 @@ impl NetworkManager {
     /// previous daemon. Must be called inside a tokio runtime.
     pub async fn start(cfg: Config, events: Arc<dyn EventSink>) -> Result<Arc<NetworkManager>> {
         let store = Store::open(&cfg.state_dir)?;
-        let backend = if cfg.iptables { Backend::detect() } else { Backend::Disabled };
+        let backend = if cfg.iptables {
+            Backend::detect()
+        } else {
+            Backend::Disabled
+        };
         let fw = Firewall::new(backend, &cfg.firewall_table);
         let nl = Netlink::connect()?;
         let m = Arc::new(NetworkManager {
@@ -206,8 +215,18 @@ impl NetworkManager {
     /// (host rebooted) are dropped with their endpoints.
     pub async fn restore(&self) -> Result<()> {
         let mut st = self.state.lock().await;
-        st.networks = self.store.networks()?.into_iter().map(|n| (n.id.clone(), n)).collect();
-        st.sandboxes = self.store.sandboxes()?.into_iter().map(|s| (s.container_id.clone(), s)).collect();
+        st.networks = self
+            .store
+            .networks()?
+            .into_iter()
+            .map(|n| (n.id.clone(), n))
+            .collect();
+        st.sandboxes = self
+            .store
+            .sandboxes()?
+            .into_iter()
+            .map(|s| (s.container_id.clone(), s))
+            .collect();
         self.ensure_predefined(&mut st).await?;
         if self.cfg.ip_forward && self.fw.backend != Backend::Disabled {
             if let Err(e) = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1") {
@@ -220,7 +239,14 @@ impl NetworkManager {
             .networks
             .values()
             .filter(|n| n.driver == "bridge")
-            .filter_map(|n| Some((n.bridge.clone(), n.gateway?, n.subnet?.prefix, n.mtu.max(68))))
+            .filter_map(|n| {
+                Some((
+                    n.bridge.clone(),
+                    n.gateway?,
+                    n.subnet?.prefix,
+                    n.mtu.max(68),
+                ))
+            })
             .collect();
         for (b, gw, p, mtu) in bridges {
             errs.check(self.nl.ensure_bridge(&b, gw, p, mtu).await);
@@ -251,7 +277,12 @@ impl NetworkManager {
             let mut proxies = Vec::new();
             if let Some(ip) = self.gateway_ip_of(&st, &sb.container_id) {
                 for pm in &sb.published {
-                    if let Some(p) = errs.check(Proxy::start(pm.proto, pm.host_ip, pm.host_port, SocketAddrV4::new(ip, pm.container_port))) {
+                    if let Some(p) = errs.check(Proxy::start(
+                        pm.proto,
+                        pm.host_ip,
+                        pm.host_port,
+                        SocketAddrV4::new(ip, pm.container_port),
+                    )) {
                         proxies.push(p);
                     }
                 }
@@ -296,10 +327,17 @@ impl NetworkManager {
         let existing = st.networks.values().find(|n| n.name == "bridge").cloned();
         let (subnet, gw) = match (&self.cfg.bip, &existing) {
             (Some(bip), _) => ipam::parse_bip(bip)?,
-            (None, Some(n)) if n.subnet.is_some() && n.bridge == self.cfg.bridge => (n.subnet.unwrap(), n.gateway.unwrap()),
+            (None, Some(n)) if n.subnet.is_some() && n.bridge == self.cfg.bridge => {
+                (n.subnet.unwrap(), n.gateway.unwrap())
+            }
             _ => {
                 let mut taken: Vec<Subnet> = ipam::host_routes();
-                taken.extend(st.networks.values().filter(|n| n.name != "bridge").filter_map(|n| n.subnet));
+                taken.extend(
+                    st.networks
+                        .values()
+                        .filter(|n| n.name != "bridge")
+                        .filter_map(|n| n.subnet),
+                );
                 let s = ipam::pick_subnet(&self.cfg.address_pools, &taken)?;
                 (s, s.first_host())
             }
@@ -322,7 +360,10 @@ impl NetworkManager {
             endpoints: BTreeMap::new(),
         });
         if n.subnet != Some(subnet) && !n.endpoints.is_empty() {
-            tracing::warn!("default bridge subnet changed to {subnet} while containers are attached to {:?}", n.subnet);
+            tracing::warn!(
+                "default bridge subnet changed to {subnet} while containers are attached to {:?}",
+                n.subnet
+            );
         }
         n.subnet = Some(subnet);
         n.gateway = Some(gw);
@@ -339,7 +380,9 @@ impl NetworkManager {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        self.nl.ensure_bridge(&n.bridge, gw, subnet.prefix, self.cfg.mtu).await?;
+        self.nl
+            .ensure_bridge(&n.bridge, gw, subnet.prefix, self.cfg.mtu)
+            .await?;
         self.store.save_network(&n)?;
         st.networks.insert(n.id.clone(), n);
         Ok(())
@@ -355,11 +398,18 @@ impl NetworkManager {
         if let Some(n) = st.networks.values().find(|n| n.name == id_or_name) {
             return Ok(n);
         }
-        let mut it = st.networks.values().filter(|n| n.id.starts_with(id_or_name));
+        let mut it = st
+            .networks
+            .values()
+            .filter(|n| n.id.starts_with(id_or_name));
         match (it.next(), it.next()) {
             (Some(n), None) => Ok(n),
-            (Some(_), Some(_)) => Err(NetError::Invalid(format!("network {id_or_name} is ambiguous"))),
-            _ => Err(NetError::NotFound(format!("network {id_or_name} not found"))),
+            (Some(_), Some(_)) => Err(NetError::Invalid(format!(
+                "network {id_or_name} is ambiguous"
+            ))),
+            _ => Err(NetError::NotFound(format!(
+                "network {id_or_name} not found"
+            ))),
         }
     }
 
@@ -373,13 +423,18 @@ impl NetworkManager {
                     bridge: n.bridge.clone(),
                     subnet: n.subnet?,
                     internal: n.internal,
-                    masquerade: n.options.get("com.docker.network.bridge.enable_ip_masquerade").is_none_or(|v| v != "false"),
+                    masquerade: n
+                        .options
+                        .get("com.docker.network.bridge.enable_ip_masquerade")
+                        .is_none_or(|v| v != "false"),
                 })
             })
             .collect();
         let mut ports = Vec::new();
         for sb in st.sandboxes.values() {
-            let Some(ip) = self.gateway_ip_of(st, &sb.container_id) else { continue };
+            let Some(ip) = self.gateway_ip_of(st, &sb.container_id) else {
+                continue;
+            };
             for pm in &sb.published {
                 ports.push(PortRule {
                     proto: pm.proto,
@@ -395,17 +450,28 @@ impl NetworkManager {
     }
 
     fn gateway_ip_of(&self, st: &State, cid: &str) -> Option<Ipv4Addr> {
-        st.networks.values().filter_map(|n| n.endpoints.get(cid)).find(|e| e.gateway_endpoint).map(|e| e.ip)
+        st.networks
+            .values()
+            .filter_map(|n| n.endpoints.get(cid))
+            .find(|e| e.gateway_endpoint)
+            .map(|e| e.ip)
     }
 
     /// Recomputes what the DNS servers answer.
     fn refresh(&self, st: &State) {
         let mut v = DnsView::default();
-        for n in st.networks.values().filter(|n| n.driver == "bridge" && n.name != "bridge") {
+        for n in st
+            .networks
+            .values()
+            .filter(|n| n.driver == "bridge" && n.name != "bridge")
+        {
             v.net_names.insert(n.id.clone(), n.name.clone());
             let list = v.entries.entry(n.id.clone()).or_default();
             for (cid, e) in &n.endpoints {
-                let mut names = vec![e.container_name.to_ascii_lowercase(), cid[..12.min(cid.len())].to_string()];
+                let mut names = vec![
+                    e.container_name.to_ascii_lowercase(),
+                    cid[..12.min(cid.len())].to_string(),
+                ];
                 names.extend(e.aliases.iter().map(|a| a.to_ascii_lowercase()));
                 if let Some(sb) = st.sandboxes.get(cid) {
                     if !sb.hostname.is_empty() && sb.hostname.len() != 12 {
@@ -413,7 +479,10 @@ impl NetworkManager {
                     }
                 }
                 list.push((names, e.ip));
-                v.member_of.entry(cid.clone()).or_default().push(n.id.clone());
+                v.member_of
+                    .entry(cid.clone())
+                    .or_default()
+                    .push(n.id.clone());
             }
         }
         *self.view.write().unwrap() = v;
@@ -422,7 +491,10 @@ impl NetworkManager {
     fn needs_dns(&self, st: &State, sb: &Sandbox) -> bool {
         sb.netns.is_some()
             && sb.mode == "bridge"
-            && sb.networks.iter().any(|nid| st.networks.get(nid).is_some_and(|n| n.name != "bridge"))
+            && sb
+                .networks
+                .iter()
+                .any(|nid| st.networks.get(nid).is_some_and(|n| n.name != "bridge"))
     }
 
     fn start_dns(&self, st: &mut State, sb: &Sandbox) -> Result<()> {
@@ -431,15 +503,22 @@ impl NetworkManager {
         }
         let Some(path) = &sb.netns else { return Ok(()) };
         let upstreams: Vec<SocketAddr> = if !sb.dns.is_empty() {
-            sb.dns.iter().filter_map(|d| d.parse::<std::net::IpAddr>().ok()).map(|ip| SocketAddr::new(ip, 53)).collect()
+            sb.dns
+                .iter()
+                .filter_map(|d| d.parse::<std::net::IpAddr>().ok())
+                .map(|ip| SocketAddr::new(ip, 53))
+                .collect()
         } else if let Some(u) = &self.cfg.dns_upstreams {
             u.clone()
         } else {
-            dns::upstreams_from_resolv_conf(&std::fs::read_to_string(&self.cfg.resolv_conf).unwrap_or_default())
+            dns::upstreams_from_resolv_conf(
+                &std::fs::read_to_string(&self.cfg.resolv_conf).unwrap_or_default(),
+            )
         };
         let view = self.view.clone();
         let asker = sb.container_id.clone();
-        let lookup: dns::Lookup = Arc::new(move |name: &str| view.read().unwrap().lookup(&asker, name));
+        let lookup: dns::Lookup =
+            Arc::new(move |name: &str| view.read().unwrap().lookup(&asker, name));
         let srv = DnsServer::start(path, lookup, upstreams)?;
         st.dns.insert(sb.container_id.clone(), srv);
         Ok(())
@@ -452,23 +531,39 @@ impl NetworkManager {
         if name.is_empty() {
             return Err(NetError::Invalid("network name is required".into()));
         }
-        let driver = if req.driver.is_empty() { "bridge" } else { req.driver.as_str() };
+        let driver = if req.driver.is_empty() {
+            "bridge"
+        } else {
+            req.driver.as_str()
+        };
         if driver != "bridge" {
             if matches!(driver, "host" | "null") {
-                return Err(NetError::Forbidden(format!("only one instance of \"{driver}\" network is allowed")));
+                return Err(NetError::Forbidden(format!(
+                    "only one instance of \"{driver}\" network is allowed"
+                )));
             }
             return Err(NetError::NotFound(format!("plugin \"{driver}\" not found")));
         }
         if req.enable_ipv6 == Some(true) {
-            return Err(NetError::Invalid("IPv6 networks are not supported by berth yet".into()));
+            return Err(NetError::Invalid(
+                "IPv6 networks are not supported by berth yet".into(),
+            ));
         }
         let mut st = self.state.lock().await;
         if st.networks.values().any(|n| n.name == name) {
-            return Err(NetError::Conflict(format!("network with name {name} already exists")));
+            return Err(NetError::Conflict(format!(
+                "network with name {name} already exists"
+            )));
         }
-        let cfg: IpamConfig = req.ipam.as_ref().and_then(|i| i.config.first().cloned()).unwrap_or_default();
+        let cfg: IpamConfig = req
+            .ipam
+            .as_ref()
+            .and_then(|i| i.config.first().cloned())
+            .unwrap_or_default();
         if !cfg.subnet.is_empty() && cfg.subnet.contains(':') {
-            return Err(NetError::Invalid("IPv6 subnets are not supported by berth yet".into()));
+            return Err(NetError::Invalid(
+                "IPv6 subnets are not supported by berth yet".into(),
+            ));
         }
         let others: Vec<Subnet> = st.networks.values().filter_map(|n| n.subnet).collect();
         let (subnet, user_subnet) = if cfg.subnet.is_empty() {
@@ -485,9 +580,14 @@ impl NetworkManager {
         let gateway = if cfg.gateway.is_empty() {
             subnet.first_host()
         } else {
-            let g: Ipv4Addr = cfg.gateway.parse().map_err(|_| NetError::Invalid(format!("invalid gateway {:?}", cfg.gateway)))?;
+            let g: Ipv4Addr = cfg
+                .gateway
+                .parse()
+                .map_err(|_| NetError::Invalid(format!("invalid gateway {:?}", cfg.gateway)))?;
             if !subnet.contains(g) {
-                return Err(NetError::Invalid(format!("gateway {g} is not in subnet {subnet}")));
+                return Err(NetError::Invalid(format!(
+                    "gateway {g} is not in subnet {subnet}"
+                )));
             }
             g
         };
@@ -496,11 +596,23 @@ impl NetworkManager {
             .options
             .get("com.docker.network.bridge.name")
             .cloned()
-            .unwrap_or_else(|| format!("{}{}", self.cfg.bridge_prefix, &id[..(15 - self.cfg.bridge_prefix.len().min(12))]));
+            .unwrap_or_else(|| {
+                format!(
+                    "{}{}",
+                    self.cfg.bridge_prefix,
+                    &id[..(15 - self.cfg.bridge_prefix.len().min(12))]
+                )
+            });
         if bridge.len() > 15 {
-            return Err(NetError::Invalid(format!("bridge name {bridge:?} is longer than 15 characters")));
+            return Err(NetError::Invalid(format!(
+                "bridge name {bridge:?} is longer than 15 characters"
+            )));
         }
-        let mtu = req.options.get("com.docker.network.driver.mtu").and_then(|m| m.parse().ok()).unwrap_or(self.cfg.mtu);
+        let mtu = req
+            .options
+            .get("com.docker.network.driver.mtu")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(self.cfg.mtu);
         let n = NetworkRecord {
             id: id.clone(),
             name,
@@ -518,7 +630,9 @@ impl NetworkManager {
             allocations: Allocations::default(),
             endpoints: BTreeMap::new(),
         };
-        self.nl.ensure_bridge(&bridge, gateway, subnet.prefix, mtu).await?;
+        self.nl
+            .ensure_bridge(&bridge, gateway, subnet.prefix, mtu)
+            .await?;
         if let Err(e) = self.store.save_network(&n) {
             let _ = self.nl.delete(&bridge).await;
             return Err(e);
@@ -528,7 +642,10 @@ impl NetworkManager {
             tracing::warn!("firewall after creating {}: {e}", n.name);
         }
         self.emit("create", &n, None);
-        Ok(NetworkCreateResponse { id, warning: String::new() })
+        Ok(NetworkCreateResponse {
+            id,
+            warning: String::new(),
+        })
     }
 
     pub async fn inspect(&self, id_or_name: &str) -> Result<NetworkResource> {
@@ -537,8 +654,11 @@ impl NetworkManager {
     }
 
     pub async fn list(&self, f: &Filters) -> Result<Vec<NetworkResource>> {
-        f.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"]).map_err(|e| NetError::Invalid(e.message))?;
-        let dangling = f.bool_value("dangling").map_err(|e| NetError::Invalid(e.message))?;
+        f.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])
+            .map_err(|e| NetError::Invalid(e.message))?;
+        let dangling = f
+            .bool_value("dangling")
+            .map_err(|e| NetError::Invalid(e.message))?;
         let st = self.state.lock().await;
         let mut out: Vec<NetworkResource> = st
             .networks
@@ -562,7 +682,11 @@ impl NetworkManager {
 
     fn resource(&self, _st: &State, n: &NetworkRecord) -> NetworkResource {
         let config = match (n.subnet, n.gateway) {
-            (Some(s), Some(g)) => vec![IpamConfig { subnet: s.to_string(), gateway: g.to_string(), ..Default::default() }],
+            (Some(s), Some(g)) => vec![IpamConfig {
+                subnet: s.to_string(),
+                gateway: g.to_string(),
+                ..Default::default()
+            }],
             _ => Vec::new(),
         };
         NetworkResource {
@@ -573,7 +697,11 @@ impl NetworkManager {
             driver: n.driver.clone(),
             enable_ipv4: true,
             enable_ipv6: false,
-            ipam: Ipam { driver: "default".into(), options: BTreeMap::new(), config },
+            ipam: Ipam {
+                driver: "default".into(),
+                options: BTreeMap::new(),
+                config,
+            },
             internal: n.internal,
             attachable: n.attachable,
             ingress: false,
@@ -589,7 +717,11 @@ impl NetworkManager {
                             name: e.container_name.clone(),
                             endpoint_id: e.endpoint_id.clone(),
                             mac_address: e.mac.clone(),
-                            ipv4_address: format!("{}/{}", e.ip, n.subnet.map(|s| s.prefix).unwrap_or(32)),
+                            ipv4_address: format!(
+                                "{}/{}",
+                                e.ip,
+                                n.subnet.map(|s| s.prefix).unwrap_or(32)
+                            ),
                             ipv6_address: String::new(),
                         },
                     )
@@ -604,10 +736,16 @@ impl NetworkManager {
         let mut st = self.state.lock().await;
         let n = self.find(&st, id_or_name)?.clone();
         if n.predefined() {
-            return Err(NetError::Forbidden(format!("{} is a pre-defined network and cannot be removed", n.name)));
+            return Err(NetError::Forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                n.name
+            )));
         }
         if !n.endpoints.is_empty() {
-            return Err(NetError::Forbidden(format!("error while removing network: network {} id {} has active endpoints", n.name, n.id)));
+            return Err(NetError::Forbidden(format!(
+                "error while removing network: network {} id {} has active endpoints",
+                n.name, n.id
+            )));
         }
         self.remove_locked(&mut st, &n).await
     }
@@ -625,10 +763,12 @@ impl NetworkManager {
 
     /// Removes unused user networks; returns their names.
     pub async fn prune(&self, f: &Filters) -> Result<Vec<String>> {
-        f.validate(&["label", "label!", "until"]).map_err(|e| NetError::Invalid(e.message))?;
+        f.validate(&["label", "label!", "until"])
+            .map_err(|e| NetError::Invalid(e.message))?;
         let until = match f.get("until").next() {
             Some(u) => Some(
-                berth_core::events::parse_time(u, berth_core::events::now_nanos()).map_err(|e| NetError::Invalid(e.message))?,
+                berth_core::events::parse_time(u, berth_core::events::now_nanos())
+                    .map_err(|e| NetError::Invalid(e.message))?,
             ),
             None => None,
         };
@@ -638,15 +778,21 @@ impl NetworkManager {
             .values()
             .filter(|n| !n.predefined() && n.endpoints.is_empty())
             .filter(|n| f.match_labels("label", &n.labels))
-            .filter(|n| !f.contains("label!") || !f.get("label!").any(|l| match l.split_once('=') {
-                Some((k, v)) => n.labels.get(k).is_some_and(|x| x == v),
-                None => n.labels.contains_key(l),
-            }))
+            .filter(|n| {
+                !f.contains("label!")
+                    || !f.get("label!").any(|l| match l.split_once('=') {
+                        Some((k, v)) => n.labels.get(k).is_some_and(|x| x == v),
+                        None => n.labels.contains_key(l),
+                    })
+            })
             .filter(|n| {
                 until.is_none_or(|u| {
-                    time::OffsetDateTime::parse(&n.created, &time::format_description::well_known::Rfc3339)
-                        .map(|c| (c.unix_timestamp_nanos() as i64) < u)
-                        .unwrap_or(false)
+                    time::OffsetDateTime::parse(
+                        &n.created,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .map(|c| (c.unix_timestamp_nanos() as i64) < u)
+                    .unwrap_or(false)
                 })
             })
             .cloned()
@@ -672,7 +818,10 @@ impl NetworkManager {
     pub async fn attach_container(&self, req: AttachRequest) -> Result<Attachment> {
         let mut st = self.state.lock().await;
         if st.sandboxes.contains_key(&req.container_id) {
-            return Err(NetError::Conflict(format!("container {} already has networking; detach it first", req.container_id)));
+            return Err(NetError::Conflict(format!(
+                "container {} already has networking; detach it first",
+                req.container_id
+            )));
         }
         let r = self.attach_locked(&mut st, &req).await;
         if r.is_err() {
@@ -707,12 +856,23 @@ impl NetworkManager {
             let o = st
                 .sandboxes
                 .get(other)
-                .or_else(|| st.sandboxes.values().find(|s| s.container_name == other.trim_start_matches('/')))
-                .ok_or_else(|| NetError::Conflict(format!("cannot join network of a non running container: {other}")))?;
+                .or_else(|| {
+                    st.sandboxes
+                        .values()
+                        .find(|s| s.container_name == other.trim_start_matches('/'))
+                })
+                .ok_or_else(|| {
+                    NetError::Conflict(format!(
+                        "cannot join network of a non running container: {other}"
+                    ))
+                })?;
             sb.mode = "container".into();
             sb.netns = o.netns.clone();
             self.store.save_sandbox(&sb)?;
-            let a = Attachment { netns_path: sb.netns.clone(), ..Default::default() };
+            let a = Attachment {
+                netns_path: sb.netns.clone(),
+                ..Default::default()
+            };
             st.sandboxes.insert(cid, sb);
             return Ok(a);
         }
@@ -720,26 +880,40 @@ impl NetworkManager {
         netns::create(&path)?;
         sb.netns = Some(path.clone());
         sb.owns_netns = true;
-        sb.mode = if mode == "none" { "none".into() } else { "bridge".into() };
+        sb.mode = if mode == "none" {
+            "none".into()
+        } else {
+            "bridge".into()
+        };
         // saved first, so a crash mid-way leaves a record restore can clean up
         self.store.save_sandbox(&sb)?;
         st.sandboxes.insert(cid.clone(), sb.clone());
         if mode == "none" {
-            return Ok(Attachment { netns_path: Some(path), ..Default::default() });
+            return Ok(Attachment {
+                netns_path: Some(path),
+                ..Default::default()
+            });
         }
         let primary = match mode {
             "" | "default" | "bridge" => self.find(st, "bridge")?.id.clone(),
             other => self.find(st, other)?.id.clone(),
         };
         if st.networks[&primary].driver != "bridge" {
-            return Err(NetError::Invalid(format!("network mode {mode} cannot be combined with bridge endpoints")));
+            return Err(NetError::Invalid(format!(
+                "network mode {mode} cannot be combined with bridge endpoints"
+            )));
         }
-        let mut order = vec![(primary.clone(), self.settings_for(st, &primary, &req.endpoints))];
+        let mut order = vec![(
+            primary.clone(),
+            self.settings_for(st, &primary, &req.endpoints),
+        )];
         for (k, s) in &req.endpoints {
             let nid = self.find(st, k)?.id.clone();
             if nid != primary && !order.iter().any(|(n, _)| *n == nid) {
                 if st.networks[&nid].driver != "bridge" {
-                    return Err(NetError::Invalid(format!("container cannot be connected to network {k} as well")));
+                    return Err(NetError::Invalid(format!(
+                        "container cannot be connected to network {k} as well"
+                    )));
                 }
                 order.push((nid, s.clone()));
             }
@@ -750,13 +924,25 @@ impl NetworkManager {
             addresses.push(ip.to_string());
         }
         // published ports on the gateway endpoint
-        let gw_ip = self.gateway_ip_of(st, &cid).expect("the first endpoint is the gateway");
+        let gw_ip = self
+            .gateway_ip_of(st, &cid)
+            .expect("the first endpoint is the gateway");
         let mut proxies = Vec::new();
         let mut published = Vec::new();
         for p in &req.ports {
             let host_ip = p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-            let px = Proxy::start(p.proto, host_ip, p.host_port, SocketAddrV4::new(gw_ip, p.container_port))?;
-            published.push(PortMapping { proto: p.proto, container_port: p.container_port, host_ip, host_port: px.host.port() });
+            let px = Proxy::start(
+                p.proto,
+                host_ip,
+                p.host_port,
+                SocketAddrV4::new(gw_ip, p.container_port),
+            )?;
+            published.push(PortMapping {
+                proto: p.proto,
+                container_port: p.container_port,
+                host_ip,
+                host_port: px.host.port(),
+            });
             proxies.push(px);
         }
         st.proxies.insert(cid.clone(), proxies);
@@ -776,28 +962,63 @@ impl NetworkManager {
         Ok(Attachment {
             netns_path: Some(path),
             addresses,
-            nameservers: if user_net { vec!["127.0.0.11".into()] } else { Vec::new() },
-            dns_options: if user_net { vec!["ndots:0".into()] } else { Vec::new() },
+            nameservers: if user_net {
+                vec!["127.0.0.11".into()]
+            } else {
+                Vec::new()
+            },
+            dns_options: if user_net {
+                vec!["ndots:0".into()]
+            } else {
+                Vec::new()
+            },
             published,
         })
     }
 
-    fn settings_for(&self, st: &State, nid: &str, eps: &BTreeMap<String, EndpointSettings>) -> EndpointSettings {
+    fn settings_for(
+        &self,
+        st: &State,
+        nid: &str,
+        eps: &BTreeMap<String, EndpointSettings>,
+    ) -> EndpointSettings {
         let n = &st.networks[nid];
         eps.iter()
-            .find(|(k, _)| **k == n.name || **k == n.id || (k.len() >= 12 && n.id.starts_with(k.as_str())))
+            .find(|(k, _)| {
+                **k == n.name || **k == n.id || (k.len() >= 12 && n.id.starts_with(k.as_str()))
+            })
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     }
 
     /// Adds one endpoint: an address, a veth pair with its container end
     /// configured inside the sandbox.
-    async fn add_endpoint(&self, st: &mut State, nid: &str, cid: &str, s: &EndpointSettings, gateway: bool) -> Result<Ipv4Addr> {
-        let sb = st.sandboxes.get(cid).cloned().ok_or_else(|| NetError::NotFound(format!("no sandbox for {cid}")))?;
-        let netns = sb.netns.clone().ok_or_else(|| NetError::Invalid("host-mode containers have no endpoints".into()))?;
-        let n = st.networks.get_mut(nid).ok_or_else(|| NetError::NotFound(format!("network {nid} not found")))?;
+    async fn add_endpoint(
+        &self,
+        st: &mut State,
+        nid: &str,
+        cid: &str,
+        s: &EndpointSettings,
+        gateway: bool,
+    ) -> Result<Ipv4Addr> {
+        let sb = st
+            .sandboxes
+            .get(cid)
+            .cloned()
+            .ok_or_else(|| NetError::NotFound(format!("no sandbox for {cid}")))?;
+        let netns = sb
+            .netns
+            .clone()
+            .ok_or_else(|| NetError::Invalid("host-mode containers have no endpoints".into()))?;
+        let n = st
+            .networks
+            .get_mut(nid)
+            .ok_or_else(|| NetError::NotFound(format!("network {nid} not found")))?;
         if n.endpoints.contains_key(cid) {
-            return Err(NetError::Forbidden(format!("endpoint with name {} already exists in network {}", sb.container_name, n.name)));
+            return Err(NetError::Forbidden(format!(
+                "endpoint with name {} already exists in network {}",
+                sb.container_name, n.name
+            )));
         }
         let want = s
             .ipam_config
@@ -805,7 +1026,10 @@ impl NetworkManager {
             .and_then(|v| v.get("IPv4Address"))
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<Ipv4Addr>().map_err(|_| NetError::Invalid(format!("invalid IPv4 address {s:?}"))))
+            .map(|s| {
+                s.parse::<Ipv4Addr>()
+                    .map_err(|_| NetError::Invalid(format!("invalid IPv4 address {s:?}")))
+            })
             .transpose()?;
         if want.is_some() && !n.user_subnet {
             return Err(NetError::Invalid("user specified IP address is supported only when connecting to networks with user configured subnets".into()));
@@ -825,7 +1049,9 @@ impl NetworkManager {
             tokio::task::spawn_blocking(move || {
                 netns::run_in(&ns2, move || {
                     link::block_on(async move {
-                        Netlink::connect()?.configure_peer(&p2, &i2, mac, ip, prefix, gateway.then_some(gw)).await
+                        Netlink::connect()?
+                            .configure_peer(&p2, &i2, mac, ip, prefix, gateway.then_some(gw))
+                            .await
                     })
                 })
             })
@@ -866,7 +1092,9 @@ impl NetworkManager {
     /// Removes one endpoint: its veth, its address, its record.
     async fn remove_endpoint(&self, st: &mut State, nid: &str, cid: &str) -> Result<()> {
         let mut errs = Errors::default();
-        let Some(n) = st.networks.get_mut(nid) else { return Ok(()) };
+        let Some(n) = st.networks.get_mut(nid) else {
+            return Ok(());
+        };
         if let Some(e) = n.endpoints.remove(cid) {
             n.allocations.release(e.ip);
             let n2 = n.clone();
@@ -884,7 +1112,12 @@ impl NetworkManager {
         let mut errs = Errors::default();
         st.proxies.remove(cid);
         st.dns.remove(cid);
-        let nets: Vec<String> = st.networks.values().filter(|n| n.endpoints.contains_key(cid)).map(|n| n.id.clone()).collect();
+        let nets: Vec<String> = st
+            .networks
+            .values()
+            .filter(|n| n.endpoints.contains_key(cid))
+            .map(|n| n.id.clone())
+            .collect();
         for nid in nets {
             errs.check(self.remove_endpoint(st, &nid, cid).await);
         }
@@ -914,16 +1147,19 @@ impl NetworkManager {
     pub async fn connect(&self, net: &str, cid: &str, s: EndpointSettings) -> Result<()> {
         let mut st = self.state.lock().await;
         let nid = self.find(&st, net)?.id.clone();
-        let sb = st
-            .sandboxes
-            .get(cid)
-            .cloned()
-            .ok_or_else(|| NetError::Conflict(format!("container {cid} is not running: berth connects running containers only")))?;
+        let sb = st.sandboxes.get(cid).cloned().ok_or_else(|| {
+            NetError::Conflict(format!(
+                "container {cid} is not running: berth connects running containers only"
+            ))
+        })?;
         if sb.mode != "bridge" && sb.mode != "none" {
             return Err(NetError::Forbidden("container sharing network namespace with another container or host cannot be connected to any other network".into()));
         }
         if st.networks[&nid].driver != "bridge" {
-            return Err(NetError::Forbidden(format!("container cannot be disconnected from host network or connected to host network")));
+            return Err(NetError::Forbidden(
+                "container cannot be disconnected from host network or connected to host network"
+                    .into(),
+            ));
         }
         let first = self.gateway_ip_of(&st, cid).is_none();
         self.add_endpoint(&mut st, &nid, cid, &s, first).await?;
@@ -942,7 +1178,10 @@ impl NetworkManager {
         let mut st = self.state.lock().await;
         let n = self.find(&st, net)?.clone();
         if !n.endpoints.contains_key(cid) {
-            return Err(NetError::Forbidden(format!("container {cid} is not connected to network {}", n.name)));
+            return Err(NetError::Forbidden(format!(
+                "container {cid} is not connected to network {}",
+                n.name
+            )));
         }
         self.remove_endpoint(&mut st, &n.id, cid).await?;
         if let Some(sb) = st.sandboxes.get(cid).cloned() {
@@ -961,19 +1200,35 @@ impl NetworkManager {
         let st = self.state.lock().await;
         let sb = st.sandboxes.get(cid)?;
         let mut ns = NetworkSettings {
-            sandbox_id: sb.netns.as_ref().map(|_| cid.to_string()).unwrap_or_default(),
-            sandbox_key: sb.netns.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            sandbox_id: sb
+                .netns
+                .as_ref()
+                .map(|_| cid.to_string())
+                .unwrap_or_default(),
+            sandbox_key: sb
+                .netns
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             ports: ports::ports_map(&sb.published, exposed),
             ..Default::default()
         };
         if sb.mode == "host" || sb.mode == "none" {
             let name = sb.mode.clone();
             if let Ok(n) = self.find(&st, &name) {
-                ns.networks.insert(name, EndpointSettings { network_id: n.id.clone(), ..Default::default() });
+                ns.networks.insert(
+                    name,
+                    EndpointSettings {
+                        network_id: n.id.clone(),
+                        ..Default::default()
+                    },
+                );
             }
         }
         for n in st.networks.values() {
-            let Some(e) = n.endpoints.get(cid) else { continue };
+            let Some(e) = n.endpoints.get(cid) else {
+                continue;
+            };
             let prefix = n.subnet.map(|s| s.prefix as i64).unwrap_or(0);
             let es = EndpointSettings {
                 mac_address: e.mac.clone(),
@@ -984,7 +1239,10 @@ impl NetworkManager {
                 ip_address: e.ip.to_string(),
                 ip_prefix_len: prefix,
                 dns_names: (n.name != "bridge").then(|| {
-                    let mut d = vec![e.container_name.clone(), cid[..12.min(cid.len())].to_string()];
+                    let mut d = vec![
+                        e.container_name.clone(),
+                        cid[..12.min(cid.len())].to_string(),
+                    ];
                     d.extend(e.aliases.iter().cloned());
                     d
                 }),
@@ -1004,7 +1262,13 @@ impl NetworkManager {
 
     /// `docker port`: the published ports of a container.
     pub async fn published(&self, cid: &str) -> Vec<PortMapping> {
-        self.state.lock().await.sandboxes.get(cid).map(|s| s.published.clone()).unwrap_or_default()
+        self.state
+            .lock()
+            .await
+            .sandboxes
+            .get(cid)
+            .map(|s| s.published.clone())
+            .unwrap_or_default()
     }
 
     /// `HostConfig.PortBindings` as bound (for inspect of a running container).
@@ -1029,7 +1293,12 @@ impl NetworkManager {
             return Ok(());
         }
         let mut errs = Errors::default();
-        let bridges: Vec<String> = st.networks.values().filter(|n| n.driver == "bridge").map(|n| n.bridge.clone()).collect();
+        let bridges: Vec<String> = st
+            .networks
+            .values()
+            .filter(|n| n.driver == "bridge")
+            .map(|n| n.bridge.clone())
+            .collect();
         for b in bridges {
             errs.check(self.nl.delete(&b).await);
         }
@@ -1049,7 +1318,11 @@ impl AttachRequest {
         host: &berth_types::container::HostConfig,
         networking: &berth_types::container::NetworkingConfig,
     ) -> Result<AttachRequest> {
-        let exposed: Vec<String> = config.exposed_ports.as_ref().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        let exposed: Vec<String> = config
+            .exposed_ports
+            .as_ref()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
         let mode = host.network_mode.as_str();
         let ports = if mode == "host" || mode == "none" || mode.starts_with("container:") {
             Vec::new()
@@ -1062,7 +1335,11 @@ impl AttachRequest {
             network_mode: host.network_mode.clone(),
             endpoints: networking.endpoints_config.clone(),
             ports,
-            hostname: if config.hostname.is_empty() { id[..12.min(id.len())].to_string() } else { config.hostname.clone() },
+            hostname: if config.hostname.is_empty() {
+                id[..12.min(id.len())].to_string()
+            } else {
+                config.hostname.clone()
+            },
             dns: host.dns.clone(),
         })
     }
@@ -1089,22 +1366,37 @@ mod tests {
         assert_eq!(r.hostname, "ffffffffffff");
         assert_eq!(r.network_mode, "mynet");
         assert_eq!(r.ports.len(), 2, "80 bound explicitly, 53/udp by -P");
-        assert_eq!(r.endpoints["mynet"].aliases.as_deref(), Some(&["web".to_string()][..]));
+        assert_eq!(
+            r.endpoints["mynet"].aliases.as_deref(),
+            Some(&["web".to_string()][..])
+        );
         assert_eq!(r.dns, vec!["10.0.0.2".to_string()]);
         let host: berth_types::container::HostConfig =
             serde_json::from_str(r#"{"NetworkMode":"host","PublishAllPorts":true}"#).unwrap();
-        assert!(AttachRequest::for_container(&id, "x", &config, &host, &net).unwrap().ports.is_empty());
+        assert!(AttachRequest::for_container(&id, "x", &config, &host, &net)
+            .unwrap()
+            .ports
+            .is_empty());
     }
 
     #[test]
     fn dns_view_scopes_names_to_shared_networks() {
         let mut v = DnsView::default();
         v.net_names.insert("n1".into(), "front".into());
-        v.entries.insert("n1".into(), vec![(vec!["web".into(), "w".into()], Ipv4Addr::new(10, 0, 0, 2))]);
-        v.entries.insert("n2".into(), vec![(vec!["db".into()], Ipv4Addr::new(10, 1, 0, 2))]);
+        v.entries.insert(
+            "n1".into(),
+            vec![(vec!["web".into(), "w".into()], Ipv4Addr::new(10, 0, 0, 2))],
+        );
+        v.entries.insert(
+            "n2".into(),
+            vec![(vec!["db".into()], Ipv4Addr::new(10, 1, 0, 2))],
+        );
         v.member_of.insert("c1".into(), vec!["n1".into()]);
         assert_eq!(v.lookup("c1", "w"), Some(vec![Ipv4Addr::new(10, 0, 0, 2)]));
-        assert_eq!(v.lookup("c1", "web.front"), Some(vec![Ipv4Addr::new(10, 0, 0, 2)]));
+        assert_eq!(
+            v.lookup("c1", "web.front"),
+            Some(vec![Ipv4Addr::new(10, 0, 0, 2)])
+        );
         assert_eq!(v.lookup("c1", "db"), None, "not on a shared network");
         assert_eq!(v.lookup("nobody", "web"), None);
     }

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 /// brought up inside it.
 pub fn create(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| NetError::io(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| NetError::io(format!("creating {}", dir.display()), e))?;
     }
     File::create(path).map_err(|e| NetError::io(format!("creating {}", path.display()), e))?;
     let p = path.to_path_buf();
@@ -21,8 +22,14 @@ pub fn create(path: &Path) -> Result<()> {
     // throwaway thread makes the namespace and the bind mount keeps it.
     let r = std::thread::spawn(move || -> Result<()> {
         unshare(CloneFlags::CLONE_NEWNET).map_err(|e| NetError::sys("unshare(CLONE_NEWNET)", e))?;
-        mount(Some("/proc/thread-self/ns/net"), &p, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .map_err(|e| NetError::sys(format!("bind-mounting the netns on {}", p.display()), e))?;
+        mount(
+            Some("/proc/thread-self/ns/net"),
+            &p,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| NetError::sys(format!("bind-mounting the netns on {}", p.display()), e))?;
         set_lo_up()
     })
     .join()
@@ -58,8 +65,12 @@ pub fn remove(path: &Path) -> Result<()> {
 }
 
 /// Runs `f` on a fresh thread that has joined the namespace at `path`.
-pub fn run_in<T: Send + 'static>(path: &Path, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    let file = File::open(path).map_err(|e| NetError::io(format!("opening netns {}", path.display()), e))?;
+pub fn run_in<T: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let file = File::open(path)
+        .map_err(|e| NetError::io(format!("opening netns {}", path.display()), e))?;
     std::thread::spawn(move || {
         setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| NetError::sys("setns", e))?;
         f()

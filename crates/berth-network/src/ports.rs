@@ -34,9 +34,17 @@ pub fn parse_port_proto(key: &str) -> Result<(u16, Proto)> {
     let proto = match proto {
         "tcp" => Proto::Tcp,
         "udp" => Proto::Udp,
-        other => return Err(NetError::Invalid(format!("invalid proto {other:?}: berth publishes tcp and udp"))),
+        other => {
+            return Err(NetError::Invalid(format!(
+                "invalid proto {other:?}: berth publishes tcp and udp"
+            )))
+        }
     };
-    let port = p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| NetError::Invalid(format!("invalid port {key:?}")))?;
+    let port = p
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| NetError::Invalid(format!("invalid port {key:?}")))?;
     Ok((port, proto))
 }
 
@@ -52,28 +60,51 @@ pub fn port_specs(
     for (key, list) in bindings {
         let (container_port, proto) = parse_port_proto(key)?;
         let list = list.clone().unwrap_or_default();
-        let list = if list.is_empty() { vec![PortBinding::default()] } else { list };
+        let list = if list.is_empty() {
+            vec![PortBinding::default()]
+        } else {
+            list
+        };
         for b in list {
             let host_ip = match b.host_ip.as_str() {
                 "" | "0.0.0.0" => None,
-                s => Some(s.parse::<Ipv4Addr>().map_err(|_| NetError::Invalid(format!("invalid host IP {s:?} (berth publishes on IPv4 only)")))?),
+                s => Some(s.parse::<Ipv4Addr>().map_err(|_| {
+                    NetError::Invalid(format!(
+                        "invalid host IP {s:?} (berth publishes on IPv4 only)"
+                    ))
+                })?),
             };
             let host_port = match b.host_port.as_str() {
                 "" => 0,
                 s => {
                     // "8000-8010" ranges: take the first port (documented limit)
                     let first = s.split('-').next().unwrap_or(s);
-                    first.parse::<u16>().map_err(|_| NetError::Invalid(format!("invalid host port {s:?}")))?
+                    first
+                        .parse::<u16>()
+                        .map_err(|_| NetError::Invalid(format!("invalid host port {s:?}")))?
                 }
             };
-            out.push(PortSpec { proto, container_port, host_ip, host_port });
+            out.push(PortSpec {
+                proto,
+                container_port,
+                host_ip,
+                host_port,
+            });
         }
     }
     if publish_all {
         for key in exposed {
             let (container_port, proto) = parse_port_proto(key)?;
-            if !out.iter().any(|s| s.container_port == container_port && s.proto == proto) {
-                out.push(PortSpec { proto, container_port, host_ip: None, host_port: 0 });
+            if !out
+                .iter()
+                .any(|s| s.container_port == container_port && s.proto == proto)
+            {
+                out.push(PortSpec {
+                    proto,
+                    container_port,
+                    host_ip: None,
+                    host_port: 0,
+                });
             }
         }
     }
@@ -81,7 +112,10 @@ pub fn port_specs(
 }
 
 /// `NetworkSettings.Ports`: every exposed port, `null` where unpublished.
-pub fn ports_map(mappings: &[PortMapping], exposed: &[String]) -> BTreeMap<String, Option<Vec<PortBinding>>> {
+pub fn ports_map(
+    mappings: &[PortMapping],
+    exposed: &[String],
+) -> BTreeMap<String, Option<Vec<PortBinding>>> {
     let mut m: BTreeMap<String, Option<Vec<PortBinding>>> = BTreeMap::new();
     for e in exposed {
         if let Ok((p, proto)) = parse_port_proto(e) {
@@ -92,7 +126,10 @@ pub fn ports_map(mappings: &[PortMapping], exposed: &[String]) -> BTreeMap<Strin
         m.entry(format!("{}/{}", pm.container_port, pm.proto.as_str()))
             .or_insert(None)
             .get_or_insert_with(Vec::new)
-            .push(PortBinding { host_ip: pm.host_ip.to_string(), host_port: pm.host_port.to_string() });
+            .push(PortBinding {
+                host_ip: pm.host_ip.to_string(),
+                host_port: pm.host_port.to_string(),
+            });
     }
     m
 }
@@ -109,17 +146,47 @@ mod tests {
         .unwrap();
         let s = port_specs(&b, true, &["80/tcp".into(), "7000/tcp".into()]).unwrap();
         assert_eq!(s.len(), 4);
-        assert!(s.contains(&PortSpec { proto: Proto::Tcp, container_port: 80, host_ip: Some(Ipv4Addr::LOCALHOST), host_port: 8080 }));
-        assert!(s.contains(&PortSpec { proto: Proto::Udp, container_port: 53, host_ip: None, host_port: 0 }));
-        assert!(s.contains(&PortSpec { proto: Proto::Tcp, container_port: 7000, host_ip: None, host_port: 0 }));
-        assert!(port_specs(&serde_json::from_str(r#"{"80/sctp":null}"#).unwrap(), false, &[]).is_err());
-        assert!(port_specs(&serde_json::from_str(r#"{"80/tcp":[{"HostIp":"::1","HostPort":"1"}]}"#).unwrap(), false, &[]).is_err());
+        assert!(s.contains(&PortSpec {
+            proto: Proto::Tcp,
+            container_port: 80,
+            host_ip: Some(Ipv4Addr::LOCALHOST),
+            host_port: 8080
+        }));
+        assert!(s.contains(&PortSpec {
+            proto: Proto::Udp,
+            container_port: 53,
+            host_ip: None,
+            host_port: 0
+        }));
+        assert!(s.contains(&PortSpec {
+            proto: Proto::Tcp,
+            container_port: 7000,
+            host_ip: None,
+            host_port: 0
+        }));
+        assert!(port_specs(
+            &serde_json::from_str(r#"{"80/sctp":null}"#).unwrap(),
+            false,
+            &[]
+        )
+        .is_err());
+        assert!(port_specs(
+            &serde_json::from_str(r#"{"80/tcp":[{"HostIp":"::1","HostPort":"1"}]}"#).unwrap(),
+            false,
+            &[]
+        )
+        .is_err());
     }
 
     #[test]
     fn inspect_ports() {
         let m = ports_map(
-            &[PortMapping { proto: Proto::Tcp, container_port: 80, host_ip: Ipv4Addr::UNSPECIFIED, host_port: 32768 }],
+            &[PortMapping {
+                proto: Proto::Tcp,
+                container_port: 80,
+                host_ip: Ipv4Addr::UNSPECIFIED,
+                host_port: 32768,
+            }],
             &["80/tcp".into(), "443/tcp".into()],
         );
         assert_eq!(

@@ -32,7 +32,12 @@ impl Proxy {
 
     /// Binds `host_ip:host_port` (port 0 = an ephemeral port) and forwards
     /// to `backend`. Must be called inside a tokio runtime.
-    pub fn start(proto: Proto, host_ip: Ipv4Addr, host_port: u16, backend: SocketAddrV4) -> Result<Proxy> {
+    pub fn start(
+        proto: Proto,
+        host_ip: Ipv4Addr,
+        host_port: u16,
+        backend: SocketAddrV4,
+    ) -> Result<Proxy> {
         let addr = SocketAddrV4::new(host_ip, host_port);
         let in_use = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -46,12 +51,19 @@ impl Proxy {
         match proto {
             Proto::Tcp => {
                 let std = std::net::TcpListener::bind(addr).map_err(in_use)?;
-                std.set_nonblocking(true).map_err(|e| NetError::io("nonblocking", e))?;
-                let host = local_v4(std.local_addr().map_err(|e| NetError::io("local_addr", e))?);
-                let l = TcpListener::from_std(std).map_err(|e| NetError::io("tokio listener", e))?;
+                std.set_nonblocking(true)
+                    .map_err(|e| NetError::io("nonblocking", e))?;
+                let host = local_v4(
+                    std.local_addr()
+                        .map_err(|e| NetError::io("local_addr", e))?,
+                );
+                let l =
+                    TcpListener::from_std(std).map_err(|e| NetError::io("tokio listener", e))?;
                 let task = tokio::spawn(async move {
                     loop {
-                        let Ok((mut c, _)) = l.accept().await else { continue };
+                        let Ok((mut c, _)) = l.accept().await else {
+                            continue;
+                        };
                         tokio::spawn(async move {
                             if let Ok(mut b) = TcpStream::connect(backend).await {
                                 let _ = c.set_nodelay(true);
@@ -65,9 +77,15 @@ impl Proxy {
             }
             Proto::Udp => {
                 let std = std::net::UdpSocket::bind(addr).map_err(in_use)?;
-                std.set_nonblocking(true).map_err(|e| NetError::io("nonblocking", e))?;
-                let host = local_v4(std.local_addr().map_err(|e| NetError::io("local_addr", e))?);
-                let s = Arc::new(UdpSocket::from_std(std).map_err(|e| NetError::io("tokio socket", e))?);
+                std.set_nonblocking(true)
+                    .map_err(|e| NetError::io("nonblocking", e))?;
+                let host = local_v4(
+                    std.local_addr()
+                        .map_err(|e| NetError::io("local_addr", e))?,
+                );
+                let s = Arc::new(
+                    UdpSocket::from_std(std).map_err(|e| NetError::io("tokio socket", e))?,
+                );
                 let task = tokio::spawn(udp_loop(s, backend));
                 Ok(Proxy { proto, host, task })
             }
@@ -87,12 +105,16 @@ async fn udp_loop(front: Arc<UdpSocket>, backend: SocketAddrV4) {
     let mut clients: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
     let mut buf = vec![0u8; 65535];
     loop {
-        let Ok((n, from)) = front.recv_from(&mut buf).await else { continue };
+        let Ok((n, from)) = front.recv_from(&mut buf).await else {
+            continue;
+        };
         clients.retain(|_, s| Arc::strong_count(s) > 1);
         let sock = match clients.get(&from) {
             Some(s) => s.clone(),
             None => {
-                let Ok(s) = UdpSocket::bind("0.0.0.0:0").await else { continue };
+                let Ok(s) = UdpSocket::bind("0.0.0.0:0").await else {
+                    continue;
+                };
                 if s.connect(backend).await.is_err() {
                     continue;
                 }
@@ -101,7 +123,9 @@ async fn udp_loop(front: Arc<UdpSocket>, backend: SocketAddrV4) {
                 let (f, b) = (front.clone(), s.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 65535];
-                    while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(60), b.recv(&mut buf)).await {
+                    while let Ok(Ok(n)) =
+                        tokio::time::timeout(Duration::from_secs(60), b.recv(&mut buf)).await
+                    {
                         let _ = f.send_to(&buf[..n], from).await;
                     }
                 });

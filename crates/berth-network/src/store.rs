@@ -98,9 +98,12 @@ impl Store {
     pub fn open(root: &Path) -> Result<Store> {
         for sub in ["networks", "sandboxes"] {
             let d = root.join(sub);
-            std::fs::create_dir_all(&d).map_err(|e| NetError::io(format!("creating {}", d.display()), e))?;
+            std::fs::create_dir_all(&d)
+                .map_err(|e| NetError::io(format!("creating {}", d.display()), e))?;
         }
-        Ok(Store { dir: root.to_path_buf() })
+        Ok(Store {
+            dir: root.to_path_buf(),
+        })
     }
 
     fn path(&self, kind: &str, id: &str) -> PathBuf {
@@ -110,10 +113,13 @@ impl Store {
     fn load_all<T: DeserializeOwned>(&self, kind: &str) -> Result<Vec<T>> {
         let d = self.dir.join(kind);
         let mut out = Vec::new();
-        for e in std::fs::read_dir(&d).map_err(|e| NetError::io(format!("reading {}", d.display()), e))? {
+        for e in std::fs::read_dir(&d)
+            .map_err(|e| NetError::io(format!("reading {}", d.display()), e))?
+        {
             let p = e.map_err(|e| NetError::io("readdir", e))?.path();
             if p.extension().is_some_and(|x| x == "json") {
-                let data = std::fs::read(&p).map_err(|e| NetError::io(format!("reading {}", p.display()), e))?;
+                let data = std::fs::read(&p)
+                    .map_err(|e| NetError::io(format!("reading {}", p.display()), e))?;
                 match serde_json::from_slice(&data) {
                     Ok(v) => out.push(v),
                     Err(e) => tracing::warn!("skipping unreadable {}: {e}", p.display()),
@@ -131,11 +137,13 @@ impl Store {
     }
     pub fn save_network(&self, n: &NetworkRecord) -> Result<()> {
         let p = self.path("networks", &n.id);
-        berth_core::atomic::write_json(&p, n).map_err(|e| NetError::io(format!("writing {}", p.display()), e))
+        berth_core::atomic::write_json(&p, n)
+            .map_err(|e| NetError::io(format!("writing {}", p.display()), e))
     }
     pub fn save_sandbox(&self, s: &Sandbox) -> Result<()> {
         let p = self.path("sandboxes", &s.container_id);
-        berth_core::atomic::write_json(&p, s).map_err(|e| NetError::io(format!("writing {}", p.display()), e))
+        berth_core::atomic::write_json(&p, s)
+            .map_err(|e| NetError::io(format!("writing {}", p.display()), e))
     }
     pub fn delete_network(&self, id: &str) -> Result<()> {
         remove(&self.path("networks", id))
@@ -147,7 +155,9 @@ impl Store {
 
 fn remove(p: &Path) -> Result<()> {
     match std::fs::remove_file(p) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(NetError::io(format!("removing {}", p.display()), e)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(NetError::io(format!("removing {}", p.display()), e))
+        }
         _ => Ok(()),
     }
 }

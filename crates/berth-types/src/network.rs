@@ -22,11 +22,23 @@ where
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 #[serde(default)]
 pub struct IpamConfig {
-    #[serde(rename = "Subnet", deserialize_with = "null_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "Subnet",
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub subnet: String,
-    #[serde(rename = "IPRange", deserialize_with = "null_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "IPRange",
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub ip_range: String,
-    #[serde(rename = "Gateway", deserialize_with = "null_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "Gateway",
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub gateway: String,
     #[serde(rename = "AuxiliaryAddresses", skip_serializing_if = "Option::is_none")]
     pub auxiliary_addresses: Option<BTreeMap<String, String>>,
@@ -46,7 +58,11 @@ pub struct Ipam {
 
 impl Default for Ipam {
     fn default() -> Self {
-        Ipam { driver: "default".into(), options: BTreeMap::new(), config: Vec::new() }
+        Ipam {
+            driver: "default".into(),
+            options: BTreeMap::new(),
+            config: Vec::new(),
+        }
     }
 }
 
@@ -204,18 +220,34 @@ mod tests {
     #[test]
     fn nulls_are_defaults() {
         let r: NetworkCreateRequest =
-            serde_json::from_str(r#"{"Name":"x","IPAM":null,"Labels":null,"Options":null}"#).unwrap();
+            serde_json::from_str(r#"{"Name":"x","IPAM":null,"Labels":null,"Options":null}"#)
+                .unwrap();
         assert!(r.ipam.is_none());
         assert!(r.labels.is_empty());
         let c: NetworkConnectRequest =
-            serde_json::from_str(r#"{"Container":"abc","EndpointConfig":{"Aliases":["db"]}}"#).unwrap();
-        assert_eq!(c.endpoint_config.unwrap().aliases.unwrap(), vec!["db".to_string()]);
+            serde_json::from_str(r#"{"Container":"abc","EndpointConfig":{"Aliases":["db"]}}"#)
+                .unwrap();
+        assert_eq!(
+            c.endpoint_config.unwrap().aliases.unwrap(),
+            vec!["db".to_string()]
+        );
     }
 
     #[test]
     fn resource_field_names() {
-        let v = serde_json::to_value(NetworkResource { name: "bridge".into(), ..Default::default() }).unwrap();
-        for k in ["Name", "Id", "IPAM", "Containers", "ConfigFrom", "EnableIPv4"] {
+        let v = serde_json::to_value(NetworkResource {
+            name: "bridge".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        for k in [
+            "Name",
+            "Id",
+            "IPAM",
+            "Containers",
+            "ConfigFrom",
+            "EnableIPv4",
+        ] {
             assert!(v.get(k).is_some(), "{k}");
         }
         assert_eq!(v["IPAM"]["Driver"], "default");
