@@ -579,3 +579,86 @@ async fn published_port_from_loopback_in_use_and_restart() {
 fn futures_executor<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Handle::current().block_on(f)
 }
+
+/// Both firewall backends install exactly berth's rules and remove them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firewall_backends_apply_and_teardown() {
+    use berth_network::firewall::{Backend, Firewall, NetRule, PortRule};
+    let _g = SERIAL.lock().await;
+    let env = Env::new(4);
+    let nets = vec![
+        NetRule {
+            bridge: format!("{}0", env.tag),
+            subnet: "10.213.40.0/24".parse().unwrap(),
+            internal: false,
+            masquerade: true,
+        },
+        NetRule {
+            bridge: format!("{}1", env.tag),
+            subnet: "10.213.41.0/24".parse().unwrap(),
+            internal: true,
+            masquerade: true,
+        },
+    ];
+    let ports = vec![PortRule {
+        proto: Proto::Tcp,
+        host_ip: None,
+        host_port: 18080,
+        container_ip: "10.213.40.2".parse().unwrap(),
+        container_port: 80,
+    }];
+    // iptables-nft creates the host's `nat`/`filter` tables on first use;
+    // the test removes them again when it made them (and they are empty).
+    let had = |t: &str| {
+        Command::new("nft")
+            .args(["list", "table", "ip", t])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let (had_nat, had_filter) = (had("nat"), had("filter"));
+    for backend in [Backend::Nftables, Backend::Iptables] {
+        let fw = Firewall::new(backend, &format!("berth_{}", env.tag));
+        assert_eq!(fw.rule_count().unwrap(), 0, "{backend:?}");
+        fw.apply(&nets, &ports).unwrap();
+        let n = fw.rule_count().unwrap();
+        assert!(n >= 5, "{backend:?}: {n} rules");
+        // applying again replaces, never duplicates
+        fw.apply(&nets, &ports).unwrap();
+        assert_eq!(fw.rule_count().unwrap(), n, "{backend:?}");
+        fw.apply(&nets[..1], &[]).unwrap();
+        assert!(fw.rule_count().unwrap() < n);
+        fw.teardown().unwrap();
+        assert_eq!(fw.rule_count().unwrap(), 0, "{backend:?}");
+    }
+    let out = Command::new("iptables")
+        .args(["-t", "nat", "-S"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stdout)
+            .to_lowercase()
+            .contains(&env.tag),
+        "no chain or jump left"
+    );
+    for (t, existed) in [("nat", had_nat), ("filter", had_filter)] {
+        let listing = Command::new("nft")
+            .args(["list", "table", "ip", t])
+            .output()
+            .unwrap();
+        let empty = !String::from_utf8_lossy(&listing.stdout).lines().any(|l| {
+            let l = l.trim();
+            !l.is_empty()
+                && !l.starts_with("table")
+                && !l.starts_with("chain")
+                && !l.starts_with("type")
+                && l != "}"
+        });
+        if !existed && empty {
+            let _ = Command::new("nft")
+                .args(["delete", "table", "ip", t])
+                .status();
+        }
+    }
+}
