@@ -10,13 +10,21 @@ use berth_types::network::{
     NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
     NetworkPruneResponse, NetworkResource,
 };
-use berth_types::{Error, Result};
+use berth_types::Result;
 use std::sync::Arc;
 
 /// Resolves a container reference (name, `/name`, full id or unique id
 /// prefix) to `(full id, name without the leading slash)`.
 pub trait ContainerLookup: Send + Sync + 'static {
     fn resolve(&self, reference: &str) -> Result<(String, String)>;
+}
+
+impl ContainerLookup for crate::containers::Containers {
+    fn resolve(&self, reference: &str) -> Result<(String, String)> {
+        let c = self.store.get(reference)?;
+        let r = c.lock().unwrap();
+        Ok((r.id.clone(), r.name.trim_start_matches('/').to_string()))
+    }
 }
 
 /// Builds the network manager's configuration from the daemon's.
@@ -55,14 +63,21 @@ impl NetworkBackend for Backend {
     }
     async fn connect(&self, id: &str, req: NetworkConnectRequest) -> Result<()> {
         let (cid, _name) = self.lookup.resolve(&req.container)?;
-        Ok(self.mgr.connect(id, &cid, req.endpoint_config.unwrap_or_default()).await?)
+        Ok(self
+            .mgr
+            .connect(id, &cid, req.endpoint_config.unwrap_or_default())
+            .await?)
     }
     async fn disconnect(&self, id: &str, req: NetworkDisconnectRequest) -> Result<()> {
         // A removed container's endpoint can still be forced off by id.
         let cid = match self.lookup.resolve(&req.container) {
             Ok((cid, _)) => cid,
             Err(e) if req.force => {
-                tracing::debug!("disconnect --force of unknown container {}: {}", req.container, e.message);
+                tracing::debug!(
+                    "disconnect --force of unknown container {}: {}",
+                    req.container,
+                    e.message
+                );
                 req.container.clone()
             }
             Err(e) => return Err(e),
@@ -70,16 +85,13 @@ impl NetworkBackend for Backend {
         Ok(self.mgr.disconnect(id, &cid, req.force).await?)
     }
     async fn prune(&self, filters: Filters) -> Result<NetworkPruneResponse> {
-        Ok(NetworkPruneResponse { networks_deleted: self.mgr.prune(&filters).await? })
+        Ok(NetworkPruneResponse {
+            networks_deleted: self.mgr.prune(&filters).await?,
+        })
     }
 }
 
 /// The `/networks` routes.
 pub fn routes(mgr: Arc<NetworkManager>, lookup: Arc<dyn ContainerLookup>) -> axum::Router {
     berth_api::networks::routes(Arc::new(Backend { mgr, lookup }))
-}
-
-/// Keeps `Error` in scope for implementers of [`ContainerLookup`].
-pub fn no_such_container(reference: &str) -> Error {
-    Error::not_found(format!("No such container: {reference}"))
 }
