@@ -213,6 +213,11 @@ impl NetworkManager {
     /// Loads the records, (re)creates predefined networks, bridges,
     /// proxies, DNS servers and rules. Sandboxes whose namespace is gone
     /// (host rebooted) are dropped with their endpoints.
+    ///
+    /// Only a failure to read the records or to set up the default bridge
+    /// is an error; a container whose port or DNS server cannot come back
+    /// (say its host port was taken meanwhile) is logged and skipped, so one
+    /// container never keeps the daemon from starting.
     pub async fn restore(&self) -> Result<()> {
         let mut st = self.state.lock().await;
         st.networks = self
@@ -294,7 +299,10 @@ impl NetworkManager {
         }
         self.refresh(&st);
         errs.check(self.apply_firewall(&st));
-        errs.into_result()
+        if let Err(e) = errs.into_result() {
+            tracing::warn!("restoring networking: {e}");
+        }
+        Ok(())
     }
 
     async fn ensure_predefined(&self, st: &mut State) -> Result<()> {

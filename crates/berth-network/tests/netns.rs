@@ -548,6 +548,8 @@ async fn published_port_from_loopback_in_use_and_restart() {
         http_get(&format!("127.0.0.1:{lo}")).is_err(),
         "the proxy went with the daemon"
     );
+    // someone took the other published port meanwhile: the daemon still starts
+    let squat = std::net::TcpListener::bind(("0.0.0.0", any)).unwrap();
     let m = NetworkManager::start(env.cfg(3), env.sink.clone())
         .await
         .unwrap();
@@ -555,6 +557,7 @@ async fn published_port_from_loopback_in_use_and_restart() {
     assert_eq!(s2.ip_address, s.ip_address);
     let body = tokio::task::block_in_place(|| retry_get(&format!("127.0.0.1:{lo}")));
     assert!(body.contains("hello"));
+    drop(squat);
     assert!(ping(
         b.netns_path.as_ref().unwrap(),
         s2.ip_address.parse().unwrap()
