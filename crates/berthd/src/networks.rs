@@ -32,6 +32,14 @@ pub fn net_config(cfg: &crate::config::Config) -> Result<NetConfig> {
     let mut c = NetConfig::new(&cfg.data_root, &cfg.exec_root);
     if let Some(b) = &cfg.bridge {
         c.bridge = b.clone();
+        // A daemon on its own bridge (tests run several at once) gets its
+        // own firewall table too, so no two daemons rewrite each other's
+        // rules. At most 16 characters, so iptables chain names
+        // (`<TABLE>-POSTROUTING`) stay within 28.
+        if b != "berth0" && b != "none" {
+            let tag: String = b.chars().filter(|c| c.is_ascii_alphanumeric()).take(10).collect();
+            c.firewall_table = format!("berth_{tag}");
+        }
     }
     c.bip = cfg.bip.clone();
     c.iptables = cfg.iptables;
