@@ -10,6 +10,7 @@ pub mod containers;
 pub mod error;
 pub mod events;
 pub mod images;
+pub mod networks;
 pub mod query;
 pub mod serve;
 pub mod streams;

@@ -5,6 +5,7 @@ pub mod container;
 pub mod error;
 pub mod event;
 pub mod image;
+pub mod network;
 pub mod system;
 
 pub use error::{Error, ErrorKind, Result};

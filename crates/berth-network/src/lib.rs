@@ -1,0 +1,38 @@
+//! berth-network: container networking, as dockerd does it.
+//!
+//! - [`ipam`]: subnets, dockerd's default pools (or daemon.json
+//!   `default-address-pools`), per-network address allocation.
+//! - [`store`]: network and sandbox records, atomic JSON under
+//!   `<data-root>/network/`.
+//! - [`netns`]: one namespace per container, pinned at
+//!   `<exec-root>/netns/<id>` so it outlives the daemon; the runtime joins
+//!   it through `SpecOptions.netns_path`.
+//! - [`link`]: rtnetlink — the bridge (`berth0`, user networks
+//!   `berth-<id>`), a veth pair per endpoint, addresses, MTU, default route.
+//! - [`firewall`]: berth's own nftables table (`table ip berth`), or its
+//!   own `BERTH-*` iptables chains where nft is missing, rewritten whole
+//!   from the state on every change: masquerade, DNAT of published ports,
+//!   isolation of `--internal` networks.
+//! - [`proxy`]: the userland proxy of every published port. It reserves the
+//!   port (a port in use is a clear 409) and carries the host's own
+//!   connections, including those to 127.0.0.1. berth does not set
+//!   `route_localnet` (DNAT from loopback to a bridge), so loopback-bound
+//!   ports are proxy-only and get no nft rule.
+//! - [`dns`]: the embedded DNS server of user networks on 127.0.0.11:53
+//!   inside each container's namespace (UDP; TCP is not served).
+//! - [`manager`]: everything above behind one lock, with events.
+//!
+//! Limits, for now: IPv4 only; a host port range publishes its first port;
+//! `network connect` needs a running container.
+pub mod dns;
+pub mod error;
+pub mod firewall;
+pub mod ipam;
+pub mod link;
+pub mod manager;
+pub mod netns;
+pub mod ports;
+pub mod proxy;
+pub mod store;
+pub use error::{NetError, Result};
+pub use manager::{AttachRequest, Attachment, Config, NetworkManager};

@@ -1,0 +1,105 @@
+//! `/networks` in the daemon: the route module of berth-api over the
+//! network manager of berth-network, plus the daemon-config → network-config
+//! mapping. Containers are named through [`ContainerLookup`], which the
+//! container side implements, so this file depends on nothing of theirs.
+
+use berth_api::networks::NetworkBackend;
+use berth_core::Filters;
+use berth_network::{Config as NetConfig, NetworkManager};
+use berth_types::network::{
+    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+    NetworkPruneResponse, NetworkResource,
+};
+use berth_types::Result;
+use std::sync::Arc;
+
+/// Resolves a container reference (name, `/name`, full id or unique id
+/// prefix) to `(full id, name without the leading slash)`.
+pub trait ContainerLookup: Send + Sync + 'static {
+    fn resolve(&self, reference: &str) -> Result<(String, String)>;
+}
+
+impl ContainerLookup for crate::containers::Containers {
+    fn resolve(&self, reference: &str) -> Result<(String, String)> {
+        let c = self.store.get(reference)?;
+        let r = c.lock().unwrap();
+        Ok((r.id.clone(), r.name.trim_start_matches('/').to_string()))
+    }
+}
+
+/// Builds the network manager's configuration from the daemon's.
+pub fn net_config(cfg: &crate::config::Config) -> Result<NetConfig> {
+    let mut c = NetConfig::new(&cfg.data_root, &cfg.exec_root);
+    if let Some(b) = &cfg.bridge {
+        c.bridge = b.clone();
+        // A daemon on its own bridge (tests run several at once) gets its
+        // own firewall table too, so no two daemons rewrite each other's
+        // rules. At most 16 characters, so iptables chain names
+        // (`<TABLE>-POSTROUTING`) stay within 28.
+        if b != "berth0" && b != "none" {
+            let tag: String = b.chars().filter(|c| c.is_ascii_alphanumeric()).take(10).collect();
+            c.firewall_table = format!("berth_{tag}");
+        }
+    }
+    c.bip = cfg.bip.clone();
+    c.iptables = cfg.iptables;
+    c.ip_forward = cfg.ip_forward;
+    if let Some(p) = &cfg.default_address_pools {
+        c.address_pools = berth_network::ipam::Pool::parse_config(p)?;
+    }
+    Ok(c)
+}
+
+struct Backend {
+    mgr: Arc<NetworkManager>,
+    lookup: Arc<dyn ContainerLookup>,
+}
+
+#[async_trait::async_trait]
+impl NetworkBackend for Backend {
+    async fn list(&self, filters: Filters) -> Result<Vec<NetworkResource>> {
+        Ok(self.mgr.list(&filters).await?)
+    }
+    async fn inspect(&self, id: &str) -> Result<NetworkResource> {
+        Ok(self.mgr.inspect(id).await?)
+    }
+    async fn create(&self, req: NetworkCreateRequest) -> Result<NetworkCreateResponse> {
+        Ok(self.mgr.create_network(req).await?)
+    }
+    async fn remove(&self, id: &str) -> Result<()> {
+        Ok(self.mgr.remove(id).await?)
+    }
+    async fn connect(&self, id: &str, req: NetworkConnectRequest) -> Result<()> {
+        let (cid, _name) = self.lookup.resolve(&req.container)?;
+        Ok(self
+            .mgr
+            .connect(id, &cid, req.endpoint_config.unwrap_or_default())
+            .await?)
+    }
+    async fn disconnect(&self, id: &str, req: NetworkDisconnectRequest) -> Result<()> {
+        // A removed container's endpoint can still be forced off by id.
+        let cid = match self.lookup.resolve(&req.container) {
+            Ok((cid, _)) => cid,
+            Err(e) if req.force => {
+                tracing::debug!(
+                    "disconnect --force of unknown container {}: {}",
+                    req.container,
+                    e.message
+                );
+                req.container.clone()
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(self.mgr.disconnect(id, &cid, req.force).await?)
+    }
+    async fn prune(&self, filters: Filters) -> Result<NetworkPruneResponse> {
+        Ok(NetworkPruneResponse {
+            networks_deleted: self.mgr.prune(&filters).await?,
+        })
+    }
+}
+
+/// The `/networks` routes.
+pub fn routes(mgr: Arc<NetworkManager>, lookup: Arc<dyn ContainerLookup>) -> axum::Router {
+    berth_api::networks::routes(Arc::new(Backend { mgr, lookup }))
+}
