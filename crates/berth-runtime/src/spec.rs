@@ -1244,8 +1244,14 @@ pub fn build_spec_json(
         "env": env,
         "cwd": if config.working_dir.is_empty() { "/".to_string() } else { config.working_dir.clone() },
         "capabilities": {"bounding": caps, "effective": eff, "permitted": perm},
-        "noNewPrivileges": sec.no_new_privileges,
     });
+    // Only written when set: youki's libcontainer, given an explicit
+    // `false`, loads the seccomp filter after dropping CAP_SYS_ADMIN and
+    // without no_new_privs, which the kernel refuses ("failed to load seccomp
+    // context"); absent means false to every runtime.
+    if sec.no_new_privileges {
+        process["noNewPrivileges"] = json!(true);
+    }
     if !user.additional_gids.is_empty() {
         process["user"]["additionalGids"] = json!(user.additional_gids);
     }

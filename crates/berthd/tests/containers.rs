@@ -606,3 +606,58 @@ fn attach_detach_keys_and_wait_removed() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["StatusCode"], 137);
 }
+
+#[test]
+fn embedded_runtime_is_the_default_and_applies_seccomp() {
+    let d = TestDaemon::start(BIN, &[]);
+    d.load_busybox();
+    assert_eq!(
+        d.docker_ok(&["info", "--format", "{{.DefaultRuntime}}"])
+            .trim(),
+        "berth-runc"
+    );
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; exit 4",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}\n{}", err(&o), d.log_tail());
+    let text = out(&o);
+    assert!(text.contains("Seccomp:\t2"), "no seccomp filter: {text}");
+    assert!(text.contains("NoNewPrivs:\t0"), "{text}");
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "grep",
+        "-E",
+        "^(Seccomp|NoNewPrivs):",
+        "/proc/self/status",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        out(&o).contains("NoNewPrivs:\t1") && out(&o).contains("Seccomp:\t2"),
+        "{}",
+        out(&o)
+    );
+    // stdin and a TTY-less stream through the embedded runtime too.
+    let mut child = d
+        .docker_cmd(&["run", "-i", "--rm", "busybox", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"embedded\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(out(&o), "embedded\n");
+}
