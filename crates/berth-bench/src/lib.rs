@@ -4,6 +4,7 @@
 //! on temporary roots and prints them side by side. See `docs/bench.md`.
 
 pub mod compare;
+pub mod docker_suites;
 pub mod engine;
 pub mod http;
 pub mod procfs;

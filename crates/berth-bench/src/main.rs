@@ -141,7 +141,7 @@ fn main() -> Result<()> {
     install_signal_handlers()?;
     match cli.command {
         Cmd::Api { socket, load, json } => {
-            let report = measure_socket(&socket, Suite::ALL, &load.options());
+            let report = measure_socket(&socket, &[Suite::Api], &load.options());
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -30,6 +30,8 @@ pub struct Options {
     pub warmup: usize,
     /// Read/write timeout of one request.
     pub timeout: Duration,
+    /// `docker run`s in a row for the `run` suite.
+    pub runs: usize,
 }
 
 impl Default for Options {
@@ -38,6 +40,7 @@ impl Default for Options {
             requests: 1000,
             warmup: 100,
             timeout: Duration::from_secs(30),
+            runs: 10,
         }
     }
 }
@@ -54,16 +57,22 @@ pub struct SuiteOutput {
 pub enum Suite {
     /// Keep-alive latency of the read-only endpoints every client calls.
     Api,
-    // Later issues: Load, Save, Run, Net.
+    /// `docker load` / `docker save` throughput of a ~100 MB multi-layer image.
+    Images,
+    /// `docker run --rm busybox true`: in a row and 20 at once, per runtime.
+    Run,
+    // Later issues: Net.
 }
 
 impl Suite {
-    pub const ALL: &'static [Suite] = &[Suite::Api];
+    pub const ALL: &'static [Suite] = &[Suite::Api, Suite::Images, Suite::Run];
 
     /// Measures this suite against the engine listening on `socket`.
     pub fn run(self, socket: &Path, opts: &Options) -> SuiteOutput {
         match self {
             Suite::Api => api(socket, opts),
+            Suite::Images => crate::docker_suites::images(socket),
+            Suite::Run => crate::docker_suites::run(socket, opts.runs),
         }
     }
 }

@@ -92,6 +92,7 @@ async fn api_suite_times_real_round_trips_on_one_connection() {
         requests: 50,
         warmup: 5,
         timeout: Duration::from_secs(10),
+        ..Options::default()
     };
 
     let out = tokio::task::spawn_blocking({
@@ -146,6 +147,7 @@ async fn an_endpoint_that_fails_is_reported_not_timed() {
             requests: 3,
             warmup: 0,
             timeout: Duration::from_secs(5),
+            ..Options::default()
         };
         berth_bench::suite::measure_endpoint(&mut c, "/nope", &opts)
     })
