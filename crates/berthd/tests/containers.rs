@@ -67,9 +67,8 @@ fn exit_code_propagates() {
     d.docker_ok(&["rm", "exit7"]);
 }
 
-#[test]
-fn stdin_reaches_the_container() {
-    let d = daemon();
+/// `docker run -i --rm busybox cat` with `input` on its stdin.
+fn cat_through(d: &TestDaemon, input: &[u8]) -> std::process::Output {
     let mut child = d
         .docker_cmd(&["run", "-i", "--rm", "busybox", "cat"])
         .stdin(Stdio::piped())
@@ -77,13 +76,14 @@ fn stdin_reaches_the_container() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"hello through stdin\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn stdin_reaches_the_container() {
+    let d = daemon();
+    let o = cat_through(d, b"hello through stdin\n");
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(out(&o), "hello through stdin\n");
 }
@@ -646,18 +646,6 @@ fn embedded_runtime_is_the_default_and_applies_seccomp() {
         out(&o)
     );
     // stdin and a TTY-less stream through the embedded runtime too.
-    let mut child = d
-        .docker_cmd(&["run", "-i", "--rm", "busybox", "cat"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"embedded\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = cat_through(&d, b"embedded\n");
     assert_eq!(out(&o), "embedded\n");
 }
