@@ -15,6 +15,7 @@ mod cli;
 mod commands;
 pub mod error;
 pub mod log;
+mod nnp;
 
 use std::ffi::OsString;
 

@@ -797,3 +797,108 @@ fn kill_all_signals_every_process_of_the_container() {
     assert_eq!(pids(&b), Vec::<i32>::new());
     ok(&b.rt(&["delete", &id]));
 }
+
+/// Gives the bundle berth's default seccomp profile (built for `profile_caps`), the full
+/// capability set `caps`, and `noNewPrivileges: false` the way berthd writes it.
+fn with_default_seccomp(b: &Bundle, profile_caps: &[&str], caps: &[&str]) {
+    let path = b.dir.join("config.json");
+    let mut spec: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let pc: Vec<String> = profile_caps.iter().map(|c| (*c).to_owned()).collect();
+    spec["linux"]["seccomp"] = berth_runtime::seccomp::default_profile(&pc);
+    spec["process"]["noNewPrivileges"] = json!(false);
+    for set in [
+        "bounding",
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+    ] {
+        spec["process"]["capabilities"][set] = json!(caps);
+    }
+    fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+}
+
+#[test]
+fn berths_default_seccomp_profile_loads_and_denies() {
+    let id = cid("seccomp");
+    let script = "echo hi; mount -t tmpfs t /tmp && echo mounted; exit 0";
+    let b = bundle(&id, &["sh", "-c", script], false);
+    let caps = ["CAP_SYS_ADMIN", "CAP_KILL", "CAP_AUDIT_WRITE"];
+
+    // Control: the process has CAP_SYS_ADMIN, so without seccomp mount(2) works.
+    with_default_seccomp(&b, &[], &caps);
+    let path = b.dir.join("config.json");
+    let mut spec: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let profile = spec["linux"]["seccomp"].take();
+    spec["linux"].as_object_mut().unwrap().remove("seccomp");
+    fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    let out = b.rt(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+    ok(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\nmounted\n");
+
+    // The profile built for a container without CAP_SYS_ADMIN: it loads, `echo` runs,
+    // and mount(2) is refused by the filter although the capability is there.
+    spec["linux"]["seccomp"] = profile;
+    spec["process"]["noNewPrivileges"] = json!(false);
+    fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    let out = b.rt(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+    ok(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("permission denied"),
+        "mount must be denied: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // runc agrees on the same bundle.
+    let out = b
+        .cmd(RUNC, &["run", "--bundle", b.dir.to_str().unwrap(), &id])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+}
+
+#[test]
+fn exec_under_the_default_seccomp_profile() {
+    set_subreaper();
+    let id = cid("seccomp-exec");
+    let b = bundle(&id, &["sleep", "1000"], false);
+    with_default_seccomp(
+        &b,
+        &["CAP_KILL", "CAP_AUDIT_WRITE"],
+        &["CAP_KILL", "CAP_AUDIT_WRITE"],
+    );
+    ok(&run_detached(
+        b.cmd(
+            BIN,
+            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
+        ),
+        &b.dir.join("init.out"),
+    ));
+
+    // A command line, as `docker exec` without --privileged.
+    let out = b.rt(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo hi; unshare -n true || exit 9",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    assert_eq!(out.status.code(), Some(9));
+
+    // The shim's way: a --process file that says noNewPrivileges: false.
+    let spec: Value =
+        serde_json::from_slice(&fs::read(b.dir.join("config.json")).unwrap()).unwrap();
+    let mut process = spec["process"].clone();
+    process["args"] = json!(["echo", "from-exec"]);
+    process["noNewPrivileges"] = json!(false);
+    let pjson = b.dir.join("process.json");
+    fs::write(&pjson, serde_json::to_vec(&process).unwrap()).unwrap();
+    let out = b.rt(&["exec", "--process", pjson.to_str().unwrap(), &id]);
+    ok(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from-exec\n");
+
+    ok(&b.rt(&["delete", "--force", &id]));
+}

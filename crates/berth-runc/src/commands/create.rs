@@ -50,6 +50,8 @@ pub fn build_init(a: &InitArgs<'_>, g: &Globals) -> Result<libcontainer::contain
             a.id
         )));
     }
+    // libcontainer would otherwise load seccomp after dropping CAP_SYS_ADMIN (see nnp.rs).
+    crate::nnp::normalize_bundle_spec(&spec)?;
     let ctx = || format!("cannot create container {}", a.id);
     let bundle = std::fs::canonicalize(a.bundle)
         .map_err(|e| RuncError::io(format!("bundle {}", a.bundle.display()), e))?;

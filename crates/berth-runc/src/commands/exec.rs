@@ -23,11 +23,22 @@ pub fn exec(args: Exec, g: &Globals) -> Result<i32> {
         ));
     }
     let ctx = || format!("cannot exec in container {id}");
+    // libcontainer treats any present no_new_privs, even false, as "load seccomp after
+    // dropping capabilities", which the kernel refuses (see nnp.rs): pass only `true`,
+    // and strip an explicit `false` from a --process file.
+    let process_copy = match &args.process {
+        Some(p) => crate::nnp::normalize_process_file(p, &container_dir(g, &id)?)?,
+        None => None,
+    };
+    let process = process_copy
+        .as_ref()
+        .map(|c| c.path().to_owned())
+        .or(args.process);
     let (user, group) = match args.user {
         Some((u, gid)) => (Some(u), gid),
         None => (None, None),
     };
-    let pid = ContainerBuilder::new(id.clone(), SyscallType::default())
+    let builder = ContainerBuilder::new(id.clone(), SyscallType::default())
         .with_executor(libcontainer::workload::default::DefaultExecutor {})
         .with_root_path(&g.root)
         .and_then(|b| b.with_pid_file(args.pid_file.as_ref()))
@@ -40,8 +51,13 @@ pub fn exec(args: Exec, g: &Globals) -> Result<i32> {
         .with_detach(args.detach)
         .with_cwd(args.cwd.as_ref())
         .with_env(args.env.into_iter().collect())
-        .with_process(args.process.as_ref())
-        .with_no_new_privs(args.no_new_privs)
+        .with_process(process.as_ref());
+    let builder = if args.no_new_privs {
+        builder.with_no_new_privs(true)
+    } else {
+        builder
+    };
+    let pid = builder
         .with_container_args(args.command)
         .with_additional_gids(args.additional_gids)
         .with_user(user)
@@ -53,6 +69,7 @@ pub fn exec(args: Exec, g: &Globals) -> Result<i32> {
         .with_apparmor(args.apparmor)
         .build()
         .map_err(|e| RuncError::container(ctx(), e))?;
+    drop(process_copy);
     if args.detach {
         return Ok(0);
     }
