@@ -6,6 +6,7 @@ pub mod error;
 pub mod event;
 pub mod image;
 pub mod system;
+pub mod volume;
 
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Actor, Event, EventType};
