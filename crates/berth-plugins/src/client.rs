@@ -80,8 +80,13 @@ impl Client {
             method: method.to_string(),
             reason: format!("encoding the request: {e}"),
         })?;
-        let raw = self.call_raw(method, body, self.opts.call_timeout, true).await?;
-        self.decode(method, &raw)
+        self.breaker_check()?;
+        let res = self
+            .call_raw(method, body, self.opts.call_timeout, false)
+            .await
+            .and_then(|raw| self.decode(method, &raw));
+        self.breaker_record(res.as_ref().err().is_some_and(Error::is_transport));
+        res
     }
 
     /// Decodes a plugin answer, turning a non-empty `Err` into [`Error::Remote`].
