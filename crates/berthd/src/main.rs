@@ -10,6 +10,7 @@ mod daemon;
 mod listeners;
 mod pidfile;
 mod system;
+mod volumes;
 
 use anyhow::{Context, Result};
 use std::ffi::OsString;
@@ -86,7 +87,12 @@ async fn serve(
     let d = daemon::Daemon::new(cfg, log_reload)?;
     let routes = axum::Router::new()
         .merge(berth_api::system::routes(system::backend(d.clone())))
-        .merge(berth_api::events::routes(d.events.clone()));
+        .merge(berth_api::events::routes(d.events.clone()))
+        .merge(volumes::routes(berth_plugins::VolumeStore::open(
+            d.config.read().unwrap().data_root.join("volumes"),
+            Arc::new(berth_plugins::Registry::new(Default::default(), Default::default())),
+            d.events.clone(),
+        )?));
     let app = berth_api::serve::App::new(routes);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
