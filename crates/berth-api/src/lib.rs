@@ -16,5 +16,6 @@ pub mod serve;
 pub mod streams;
 pub mod system;
 pub mod version;
+pub mod volumes;
 
 pub use error::{ApiError, ApiResult};

@@ -7,5 +7,6 @@ pub mod atomic;
 pub mod containers;
 pub mod events;
 pub mod filters;
+pub mod volumes;
 
 pub use filters::Filters;

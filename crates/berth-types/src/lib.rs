@@ -7,6 +7,7 @@ pub mod event;
 pub mod image;
 pub mod network;
 pub mod system;
+pub mod volume;
 
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Actor, Event, EventType};

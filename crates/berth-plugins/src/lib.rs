@@ -1,0 +1,27 @@
+//! berth-plugins: Docker-compatible legacy plugins and berth's volumes.
+//!
+//! - [`discovery`]: find a plugin by name where Docker looks.
+//! - [`client`]: the HTTP-over-unix/TCP plugin client with deadlines and a
+//!   circuit breaker per plugin.
+//! - [`registry`]: activate plugins lazily by name, cache what they implement.
+//! - [`volume_proxy`]: a volume plugin behind berth-core's `VolumeDriver`.
+//! - [`local`]: the built-in `local` volume driver.
+//! - [`store`]: the volume store the daemon and the API use.
+//! - [`copyup`]: filling a new volume from the image's content.
+
+pub mod client;
+pub mod copyup;
+pub mod discovery;
+pub mod error;
+pub mod local;
+pub mod registry;
+pub mod store;
+pub mod volume_proxy;
+
+pub use client::{Client, ClientOptions};
+pub use discovery::{Discovery, Endpoint};
+pub use error::{Error, Result};
+pub use local::LocalDriver;
+pub use registry::{Plugin, Registry, RegistryOptions};
+pub use store::{CreateOptions, VolumeStore};
+pub use volume_proxy::VolumePluginDriver;

@@ -1,0 +1,196 @@
+//! Plugins by name: found on disk and activated on first use (never all at
+//! once), with what they implement cached. Activation is retried while a
+//! plugin is starting (its socket refuses connections); an unknown name fails
+//! at once. No lock is held across a call to a plugin.
+
+use crate::client::{Client, ClientOptions};
+use crate::discovery::{Discovery, Endpoint};
+use crate::error::{Error, Result};
+use berth_types::volume::ActivateResponse;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    pub client: ClientOptions,
+    /// How long `Plugin.Activate` is retried while the plugin refuses connections.
+    pub activate_window: Duration,
+    /// The deadline of one `Plugin.Activate` call.
+    pub activate_timeout: Duration,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            client: ClientOptions::default(),
+            activate_window: Duration::from_secs(5),
+            activate_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// An activated plugin.
+#[derive(Debug)]
+pub struct Plugin {
+    pub client: Client,
+    pub implements: Vec<String>,
+}
+
+impl Plugin {
+    pub fn name(&self) -> &str {
+        self.client.name()
+    }
+    pub fn implements(&self, subsystem: &str) -> bool {
+        self.implements.iter().any(|s| s == subsystem)
+    }
+}
+
+pub struct Registry {
+    discovery: Discovery,
+    opts: RegistryOptions,
+    active: Mutex<HashMap<String, Arc<Plugin>>>,
+    /// One activation at a time per name; callers of other names never wait.
+    activating: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Registry {
+    pub fn new(discovery: Discovery, opts: RegistryOptions) -> Registry {
+        Registry {
+            discovery,
+            opts,
+            active: Mutex::new(HashMap::new()),
+            activating: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn discovery(&self) -> &Discovery {
+        &self.discovery
+    }
+
+    /// Names of the activated plugins implementing `subsystem`.
+    pub fn activated(&self, subsystem: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .active
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|p| p.implements(subsystem))
+            .map(|p| p.name().to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn cached(&self, name: &str) -> Option<Arc<Plugin>> {
+        let mut active = self.active.lock().unwrap();
+        let p = active.get(name)?.clone();
+        // A plugin whose socket or spec went away is looked up afresh.
+        if !p.client.endpoint().source.exists() {
+            active.remove(name);
+            return None;
+        }
+        Some(p)
+    }
+
+    /// The plugin `name`, activated if need be, which must implement `subsystem`.
+    pub async fn get(&self, name: &str, subsystem: &str) -> Result<Arc<Plugin>> {
+        let p = match self.cached(name) {
+            Some(p) => p,
+            None => self.activate(name).await?,
+        };
+        if !p.implements(subsystem) {
+            return Err(Error::NotImplements(name.to_string(), subsystem.to_string()));
+        }
+        Ok(p)
+    }
+
+    /// Like [`get`](Self::get), but a plugin that is not on disk or not
+    /// answering yet is waited for, up to `bound` (a restarted container
+    /// whose volume plugin starts after berthd).
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        subsystem: &str,
+        bound: Duration,
+    ) -> Result<Arc<Plugin>> {
+        let deadline = Instant::now() + bound;
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match self.get(name, subsystem).await {
+                Ok(p) => return Ok(p),
+                Err(e @ (Error::NotFound(_) | Error::Unavailable { .. })) => {
+                    if Instant::now() + delay > deadline {
+                        return Err(match e {
+                            Error::NotFound(_) => Error::Unavailable {
+                                plugin: name.to_string(),
+                                reason: format!(
+                                    "not found within {:.1}s",
+                                    bound.as_secs_f64()
+                                ),
+                            },
+                            e => e,
+                        });
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_millis(500));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn activate(&self, name: &str) -> Result<Arc<Plugin>> {
+        let gate = self
+            .activating
+            .lock()
+            .unwrap()
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        let _one = gate.lock().await;
+        if let Some(p) = self.cached(name) {
+            return Ok(p);
+        }
+        let start = Instant::now();
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let ep = self
+                .discovery
+                .find(name)?
+                .ok_or_else(|| Error::NotFound(name.to_string()))?;
+            match self.activate_once(ep).await {
+                Ok(p) => {
+                    let p = Arc::new(p);
+                    tracing::info!(plugin = name, implements = ?p.implements, "plugin activated");
+                    self.active
+                        .lock()
+                        .unwrap()
+                        .insert(name.to_string(), p.clone());
+                    return Ok(p);
+                }
+                // Refusing connections: the plugin may still be starting.
+                Err(e @ Error::Unavailable { .. }) => {
+                    if start.elapsed() + delay > self.opts.activate_window {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_millis(500));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn activate_once(&self, ep: Endpoint) -> Result<Plugin> {
+        let client = Client::new(ep, self.opts.client.clone());
+        let raw = client
+            .call_raw("Plugin.Activate", b"{}".to_vec(), self.opts.activate_timeout, false)
+            .await?;
+        let a: ActivateResponse = client.decode("Plugin.Activate", &raw)?;
+        Ok(Plugin {
+            client,
+            implements: a.implements,
+        })
+    }
+}
