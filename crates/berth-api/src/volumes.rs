@@ -89,11 +89,15 @@ mod tests {
     #[test]
     fn parses_create_bodies() {
         assert_eq!(parse_create(b"").unwrap(), VolumeCreateRequest::default());
-        let r = parse_create(br#"{"Name":"v1","Driver":"no-remove","DriverOpts":{"type":"tmpfs"}}"#)
-            .unwrap();
+        let r =
+            parse_create(br#"{"Name":"v1","Driver":"no-remove","DriverOpts":{"type":"tmpfs"}}"#)
+                .unwrap();
         assert_eq!(r.name, "v1");
         assert_eq!(r.driver, "no-remove");
         assert_eq!(r.driver_opts["type"], "tmpfs");
-        assert_eq!(parse_create(b"{bad").unwrap_err().kind, berth_types::ErrorKind::InvalidParameter);
+        assert_eq!(
+            parse_create(b"{bad").unwrap_err().kind,
+            berth_types::ErrorKind::InvalidParameter
+        );
     }
 }

@@ -80,7 +80,10 @@ pub trait IpamHandler: Send + Sync + 'static {
         ipam::CapabilitiesResponse::default()
     }
     async fn default_address_spaces(&self) -> HResult<ipam::AddressSpacesResponse>;
-    async fn request_pool(&self, req: ipam::RequestPoolRequest) -> HResult<ipam::RequestPoolResponse>;
+    async fn request_pool(
+        &self,
+        req: ipam::RequestPoolRequest,
+    ) -> HResult<ipam::RequestPoolResponse>;
     async fn release_pool(&self, req: ipam::ReleasePoolRequest) -> HResult<()>;
     async fn request_address(
         &self,
@@ -196,38 +199,52 @@ impl PluginServer {
             .router
             .route(
                 "/VolumeDriver.Create",
-                endpoint(h.clone(), |h, r: CreateRequest| async move { unit(h.create(r).await) }),
+                endpoint(h.clone(), |h, r: CreateRequest| async move {
+                    unit(h.create(r).await)
+                }),
             )
             .route(
                 "/VolumeDriver.Remove",
-                endpoint(h.clone(), |h, r: NameRequest| async move { unit(h.remove(r).await) }),
+                endpoint(h.clone(), |h, r: NameRequest| async move {
+                    unit(h.remove(r).await)
+                }),
             )
             .route(
                 "/VolumeDriver.Mount",
                 endpoint(h.clone(), |h, r: MountRequest| async move {
-                    h.mount(r).await.map(|m| serde_json::json!({"Mountpoint": m, "Err": ""}))
+                    h.mount(r)
+                        .await
+                        .map(|m| serde_json::json!({"Mountpoint": m, "Err": ""}))
                 }),
             )
             .route(
                 "/VolumeDriver.Unmount",
-                endpoint(h.clone(), |h, r: MountRequest| async move { unit(h.unmount(r).await) }),
+                endpoint(h.clone(), |h, r: MountRequest| async move {
+                    unit(h.unmount(r).await)
+                }),
             )
             .route(
                 "/VolumeDriver.Path",
                 endpoint(h.clone(), |h, r: NameRequest| async move {
-                    h.path(r).await.map(|m| serde_json::json!({"Mountpoint": m, "Err": ""}))
+                    h.path(r)
+                        .await
+                        .map(|m| serde_json::json!({"Mountpoint": m, "Err": ""}))
                 }),
             )
             .route(
                 "/VolumeDriver.Get",
                 endpoint(h.clone(), |h, r: NameRequest| async move {
-                    h.get(r).await.map(|v| serde_json::json!({"Volume": v, "Err": ""}))
+                    h.get(r)
+                        .await
+                        .map(|v| serde_json::json!({"Volume": v, "Err": ""}))
                 }),
             )
             .route(
                 "/VolumeDriver.List",
                 endpoint(h.clone(), |h, _: Empty| async move {
-                    h.list().await.map(|v| serde_json::json!({"Volumes": v, "Err": ""}))
+                    h.list()
+                        .await
+                        .map(|v| serde_json::json!({"Volumes": v, "Err": ""}))
                 }),
             )
             .route(
@@ -252,7 +269,10 @@ impl PluginServer {
             )
             .route(
                 "/AuthZPlugin.AuthZRes",
-                endpoint(h, |h, r: authz::Request| async move { Ok(h.authz_res(r).await) }),
+                endpoint(
+                    h,
+                    |h, r: authz::Request| async move { Ok(h.authz_res(r).await) },
+                ),
             );
         self
     }
@@ -278,7 +298,10 @@ impl PluginServer {
             )
             .route(
                 "/IpamDriver.ReleasePool",
-                endpoint(h.clone(), |h, r| async move { unit(h.release_pool(r).await) }),
+                endpoint(
+                    h.clone(),
+                    |h, r| async move { unit(h.release_pool(r).await) },
+                ),
             )
             .route(
                 "/IpamDriver.RequestAddress",
@@ -303,11 +326,17 @@ impl PluginServer {
             )
             .route(
                 "/NetworkDriver.CreateNetwork",
-                endpoint(h.clone(), |h, r| async move { unit(h.create_network(r).await) }),
+                endpoint(
+                    h.clone(),
+                    |h, r| async move { unit(h.create_network(r).await) },
+                ),
             )
             .route(
                 "/NetworkDriver.DeleteNetwork",
-                endpoint(h.clone(), |h, r| async move { unit(h.delete_network(r).await) }),
+                endpoint(
+                    h.clone(),
+                    |h, r| async move { unit(h.delete_network(r).await) },
+                ),
             )
             .route(
                 "/NetworkDriver.CreateEndpoint",
@@ -315,7 +344,10 @@ impl PluginServer {
             )
             .route(
                 "/NetworkDriver.DeleteEndpoint",
-                endpoint(h.clone(), |h, r| async move { unit(h.delete_endpoint(r).await) }),
+                endpoint(
+                    h.clone(),
+                    |h, r| async move { unit(h.delete_endpoint(r).await) },
+                ),
             )
             .route(
                 "/NetworkDriver.EndpointOperInfo",

@@ -222,9 +222,10 @@ impl Client {
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| unavailable(e.to_string()))?;
         let result = async {
-            let resp = send.send_request(req).await.map_err(|e| {
-                unavailable(format!("{method}: connection failed mid-call: {e}"))
-            })?;
+            let resp = send
+                .send_request(req)
+                .await
+                .map_err(|e| unavailable(format!("{method}: connection failed mid-call: {e}")))?;
             let status = resp.status();
             let bytes = Limited::new(resp.into_body(), self.opts.max_response)
                 .collect()

@@ -137,10 +137,16 @@ mod tests {
             std::fs::metadata(vol.join("sub/f")).unwrap().mode() & 0o777,
             0o640
         );
-        assert_eq!(std::fs::read_link(vol.join("link")).unwrap(), Path::new("sub/f"));
+        assert_eq!(
+            std::fs::read_link(vol.join("link")).unwrap(),
+            Path::new("sub/f")
+        );
         // Not empty any more: a second copy does nothing.
         assert!(!copy_image_content(&root, "/data", &vol).unwrap());
-        assert_eq!(resolve_in_root(&root, "/escape/data").unwrap(), root.join("data"));
+        assert_eq!(
+            resolve_in_root(&root, "/escape/data").unwrap(),
+            root.join("data")
+        );
         // Nothing in the image there: nothing copied.
         let vol2 = t.path().join("vol2");
         std::fs::create_dir(&vol2).unwrap();

@@ -85,7 +85,7 @@ impl MountOpts {
             } else {
                 device.to_string()
             },
-            flags: flags.bits() as u64,
+            flags: flags.bits(),
             data: data.join(","),
         }))
     }
@@ -94,14 +94,16 @@ impl MountOpts {
         let flags = MsFlags::from_bits_truncate(self.flags as _);
         let data = (!self.data.is_empty()).then_some(self.data.as_str());
         let fstype = (!flags.contains(MsFlags::MS_BIND)).then_some(self.fstype.as_str());
-        nix::mount::mount(Some(self.device.as_str()), target, fstype, flags, data).map_err(|e| {
-            Error::internal(format!(
-                "mounting {} ({}) on {}: {e}",
-                self.device,
-                self.fstype,
-                target.display()
-            ))
-        })?;
+        nix::mount::mount(Some(self.device.as_str()), target, fstype, flags, data).map_err(
+            |e| {
+                Error::internal(format!(
+                    "mounting {} ({}) on {}: {e}",
+                    self.device,
+                    self.fstype,
+                    target.display()
+                ))
+            },
+        )?;
         // A read-only bind needs a remount to take effect.
         if flags.contains(MsFlags::MS_BIND | MsFlags::MS_RDONLY) {
             let re = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
@@ -173,7 +175,7 @@ impl VolumeDriver for LocalDriver {
     async fn create(&self, name: &str, opts: &BTreeMap<String, String>) -> Result<()> {
         let parsed = MountOpts::parse(opts)?;
         if let Some(m) = &parsed {
-            if m.flags & MsFlags::MS_BIND.bits() as u64 != 0 && !Path::new(&m.device).exists() {
+            if m.flags & MsFlags::MS_BIND.bits() != 0 && !Path::new(&m.device).exists() {
                 return Err(Error::invalid(format!(
                     "failed to mount local volume: bind source path does not exist: {}",
                     m.device
@@ -236,9 +238,8 @@ impl VolumeDriver for LocalDriver {
             let ids = mounts.entry(name.to_string()).or_default();
             ids.remove(id);
             if ids.is_empty() && is_mountpoint(&data) {
-                nix::mount::umount2(&data, MntFlags::MNT_DETACH).map_err(|e| {
-                    Error::internal(format!("unmounting {}: {e}", data.display()))
-                })?;
+                nix::mount::umount2(&data, MntFlags::MNT_DETACH)
+                    .map_err(|e| Error::internal(format!("unmounting {}: {e}", data.display())))?;
             }
         }
         Ok(())
@@ -305,17 +306,20 @@ mod tests {
             .unwrap();
         assert_eq!(t.device, "tmpfs");
         assert_eq!(t.data, "size=1m,uid=1000");
-        assert_eq!(t.flags, MsFlags::MS_NOEXEC.bits() as u64);
-        let b = MountOpts::parse(&m(&[("type", "none"), ("o", "bind,ro"), ("device", "/srv")]))
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            b.flags,
-            (MsFlags::MS_BIND | MsFlags::MS_RDONLY).bits() as u64
-        );
+        assert_eq!(t.flags, MsFlags::MS_NOEXEC.bits());
+        let b = MountOpts::parse(&m(&[
+            ("type", "none"),
+            ("o", "bind,ro"),
+            ("device", "/srv"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(b.flags, (MsFlags::MS_BIND | MsFlags::MS_RDONLY).bits());
         assert!(MountOpts::parse(&m(&[("o", "bind")])).is_err());
         assert!(MountOpts::parse(&m(&[("type", "ext4")])).is_err());
         assert!(MountOpts::parse(&m(&[("bogus", "1")])).is_err());
-        assert!(MountOpts::parse(&m(&[("type", "none"), ("o", "bind"), ("device", "rel")])).is_err());
+        assert!(
+            MountOpts::parse(&m(&[("type", "none"), ("o", "bind"), ("device", "rel")])).is_err()
+        );
     }
 }

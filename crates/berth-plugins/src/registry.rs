@@ -100,7 +100,10 @@ impl Registry {
             None => self.activate(name).await?,
         };
         if !p.implements(subsystem) {
-            return Err(Error::NotImplements(name.to_string(), subsystem.to_string()));
+            return Err(Error::NotImplements(
+                name.to_string(),
+                subsystem.to_string(),
+            ));
         }
         Ok(p)
     }
@@ -124,10 +127,7 @@ impl Registry {
                         return Err(match e {
                             Error::NotFound(_) => Error::Unavailable {
                                 plugin: name.to_string(),
-                                reason: format!(
-                                    "not found within {:.1}s",
-                                    bound.as_secs_f64()
-                                ),
+                                reason: format!("not found within {:.1}s", bound.as_secs_f64()),
                             },
                             e => e,
                         });
@@ -185,7 +185,12 @@ impl Registry {
     async fn activate_once(&self, ep: Endpoint) -> Result<Plugin> {
         let client = Client::new(ep, self.opts.client.clone());
         let raw = client
-            .call_raw("Plugin.Activate", b"{}".to_vec(), self.opts.activate_timeout, false)
+            .call_raw(
+                "Plugin.Activate",
+                b"{}".to_vec(),
+                self.opts.activate_timeout,
+                false,
+            )
             .await?;
         let a: ActivateResponse = client.decode("Plugin.Activate", &raw)?;
         Ok(Plugin {

@@ -90,7 +90,10 @@ fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -587,7 +590,11 @@ fn plugin_error(driver: &str, op: &str, name: &str, e: Error) -> Error {
     }
     Error::new(
         e.kind,
-        format!("{op} {name}: VolumeDriver.{}: {}", capitalize(op), e.message),
+        format!(
+            "{op} {name}: VolumeDriver.{}: {}",
+            capitalize(op),
+            e.message
+        ),
     )
 }
 

@@ -115,7 +115,9 @@ impl VolumeDriver for VolumePluginDriver {
     }
 
     async fn list(&self) -> Result<Vec<DriverVolume>> {
-        let r: ListResponse = self.call("VolumeDriver.List", &serde_json::json!({})).await?;
+        let r: ListResponse = self
+            .call("VolumeDriver.List", &serde_json::json!({}))
+            .await?;
         Ok(r.volumes.into_iter().map(from_plugin).collect())
     }
 

@@ -25,7 +25,13 @@ async fn conformance(d: &dyn VolumeDriver, check_remove: bool) {
     assert_eq!(g.name, "conf-a");
     assert!(d.get("conf-missing").await.is_err());
     assert!(d.mount("conf-missing", "c1").await.is_err());
-    let names: Vec<String> = d.list().await.unwrap().into_iter().map(|v| v.name).collect();
+    let names: Vec<String> = d
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
     assert!(names.contains(&"conf-a".to_string()), "{names:?}");
     d.unmount("conf-a", "c1").await.unwrap();
     d.unmount("conf-a", "c2").await.unwrap();
@@ -111,7 +117,11 @@ async fn sdk_plugin_passes_conformance_through_the_proxy() {
     let data = t.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let sock = t.path().join("run/sdkdir.sock");
-    tokio::spawn(PluginServer::new().volume(SdkDir(data)).serve_unix(sock.clone()));
+    tokio::spawn(
+        PluginServer::new()
+            .volume(SdkDir(data))
+            .serve_unix(sock.clone()),
+    );
     let reg = registry(t.path().join("run"));
     // The plugin may not be up yet: wait for it, within a bound.
     let p = reg
@@ -158,9 +168,8 @@ fn fake_plugin(path: PathBuf, mode: &'static str) {
                     "hang" => std::thread::sleep(Duration::from_secs(3600)),
                     "die" => drop(s),
                     _ => {
-                        let _ = s.write_all(
-                            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n<garbage>",
-                        );
+                        let _ =
+                            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n<garbage>");
                     }
                 }
             });

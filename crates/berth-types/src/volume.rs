@@ -138,9 +138,17 @@ pub mod plugin {
     pub struct PluginVolume {
         #[serde(rename = "Name")]
         pub name: String,
-        #[serde(rename = "Mountpoint", default, skip_serializing_if = "String::is_empty")]
+        #[serde(
+            rename = "Mountpoint",
+            default,
+            skip_serializing_if = "String::is_empty"
+        )]
         pub mountpoint: String,
-        #[serde(rename = "CreatedAt", default, skip_serializing_if = "String::is_empty")]
+        #[serde(
+            rename = "CreatedAt",
+            default,
+            skip_serializing_if = "String::is_empty"
+        )]
         pub created_at: String,
         #[serde(
             rename = "Status",
@@ -196,7 +204,11 @@ pub mod network {
     pub struct CapabilitiesResponse {
         #[serde(rename = "Scope", default)]
         pub scope: String,
-        #[serde(rename = "ConnectivityScope", default, skip_serializing_if = "String::is_empty")]
+        #[serde(
+            rename = "ConnectivityScope",
+            default,
+            skip_serializing_if = "String::is_empty"
+        )]
         pub connectivity_scope: String,
     }
 
@@ -300,7 +312,11 @@ pub mod network {
 
     #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
     pub struct JoinResponse {
-        #[serde(rename = "InterfaceName", default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "InterfaceName",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         pub interface_name: Option<InterfaceName>,
         #[serde(rename = "Gateway", default)]
         pub gateway: String,
@@ -422,15 +438,31 @@ pub mod authz {
         #[serde(rename = "RequestURI", default)]
         pub request_uri: String,
         /// Base64 of the body, when it is JSON and small enough.
-        #[serde(rename = "RequestBody", default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "RequestBody",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         pub request_body: Option<String>,
         #[serde(rename = "RequestHeaders", default)]
         pub request_headers: BTreeMap<String, String>,
-        #[serde(rename = "ResponseStatusCode", default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "ResponseStatusCode",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         pub response_status_code: Option<u16>,
-        #[serde(rename = "ResponseBody", default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "ResponseBody",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         pub response_body: Option<String>,
-        #[serde(rename = "ResponseHeaders", default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "ResponseHeaders",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         pub response_headers: Option<BTreeMap<String, String>>,
     }
 
@@ -469,7 +501,8 @@ mod tests {
         let g: plugin::GetResponse =
             serde_json::from_str(r#"{"Volume":{"Name":"v","Status":null},"Err":null}"#).unwrap();
         assert_eq!(g.volume.unwrap().name, "v");
-        let l: plugin::ListResponse = serde_json::from_str(r#"{"Volumes":null,"Err":"x"}"#).unwrap();
+        let l: plugin::ListResponse =
+            serde_json::from_str(r#"{"Volumes":null,"Err":"x"}"#).unwrap();
         assert!(l.volumes.is_empty());
         assert_eq!(l.err, "x");
         let a: ActivateResponse =

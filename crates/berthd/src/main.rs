@@ -100,7 +100,10 @@ async fn serve(
         .merge(images::routes(d.images.clone(), d.events.clone()))
         .merge(volumes::routes(berth_plugins::VolumeStore::open(
             d.config.read().unwrap().data_root.join("volumes"),
-            Arc::new(berth_plugins::Registry::new(Default::default(), Default::default())),
+            Arc::new(berth_plugins::Registry::new(
+                Default::default(),
+                Default::default(),
+            )),
             d.events.clone(),
         )?));
     d.containers.restore().await;
