@@ -649,3 +649,70 @@ fn embedded_runtime_is_the_default_and_applies_seccomp() {
     let o = cat_through(&d, b"embedded\n");
     assert_eq!(out(&o), "embedded\n");
 }
+
+#[test]
+fn always_policy_restarts_and_prune_removes_stopped() {
+    let d = daemon();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always1",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.2; exit 1",
+    ]);
+    let t = Instant::now();
+    loop {
+        let n: i64 = d
+            .docker_ok(&["inspect", "-f", "{{.RestartCount}}", "always1"])
+            .trim()
+            .parse()
+            .unwrap();
+        if n >= 2 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "always did not restart"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // An explicit stop ends the cycle.
+    d.docker_ok(&["stop", "-t", "1", "always1"]);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Running}}", "always1"])
+            .trim(),
+        "false"
+    );
+    // prune removes stopped containers with the label, and only those.
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "prune-me",
+        "--label",
+        "prune=yes",
+        "busybox",
+        "true",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "prune-keep",
+        "--label",
+        "prune=yes",
+        "busybox",
+        "sleep",
+        "30",
+    ]);
+    let o = d.docker_ok(&["container", "prune", "-f", "--filter", "label=prune=yes"]);
+    assert!(o.contains("Deleted Containers"), "{o}");
+    assert!(!d.docker(&["inspect", "prune-me"]).status.success());
+    assert!(d.docker(&["inspect", "prune-keep"]).status.success());
+    d.docker_ok(&["rm", "-f", "prune-keep", "always1"]);
+}
