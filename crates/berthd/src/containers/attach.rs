@@ -158,12 +158,7 @@ impl Containers {
             input: stdin
                 .then(|| Box::new(input_w) as Box<dyn tokio::io::AsyncWrite + Send + Unpin>),
             on_detach: Some(Box::new(move || {
-                let mut attrs = detach_rec.config.labels.clone();
-                attrs.insert("image".into(), detach_rec.image_ref.clone());
-                attrs.insert(
-                    "name".into(),
-                    detach_rec.name.trim_start_matches('/').to_string(),
-                );
+                let attrs = super::event_attributes(&detach_rec);
                 events.publish(
                     berth_types::EventType::Container,
                     "detach",

@@ -108,9 +108,7 @@ impl Containers {
     /// Publishes a container event with dockerd's attributes: the image as
     /// named, the name without its slash, the labels, and `extra`.
     fn emit(&self, rec: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
-        let mut attrs: BTreeMap<String, String> = rec.config.labels.clone();
-        attrs.insert("image".into(), rec.image_ref.clone());
-        attrs.insert("name".into(), rec.name.trim_start_matches('/').to_string());
+        let mut attrs = event_attributes(rec);
         for (k, v) in extra {
             attrs.insert((*k).to_string(), v.clone());
         }
@@ -142,6 +140,15 @@ impl Containers {
         }
         c
     }
+}
+
+/// A container event's attributes: its labels, the image as named and
+/// the name without its slash, as dockerd sets them.
+fn event_attributes(rec: &ContainerRecord) -> BTreeMap<String, String> {
+    let mut attrs: BTreeMap<String, String> = rec.config.labels.clone();
+    attrs.insert("image".into(), rec.image_ref.clone());
+    attrs.insert("name".into(), rec.name.trim_start_matches('/').to_string());
+    attrs
 }
 
 pub fn now_nanos() -> i128 {
