@@ -32,6 +32,10 @@ pub struct Daemon {
     pub events: Arc<EventBus>,
     pub images: Arc<ImageStore>,
     pub containers: Arc<Containers>,
+    /// Plugins by name (legacy ones found on disk), shared by every subsystem.
+    #[allow(dead_code)] // read by the authorization and managed-plugin layers
+    pub plugins: Arc<berth_plugins::Registry>,
+    pub volumes: Arc<berth_plugins::VolumeStore>,
     log_reload: Box<dyn Fn(&str) + Send + Sync>,
 }
 
@@ -57,11 +61,22 @@ impl Daemon {
         let events = EventBus::open(&cfg.data_root.join("events"), JournalLimits::default())
             .context("opening the event journal")?;
         let images = Arc::new(ImageStore::open(&cfg.data_root).context("opening the image store")?);
+        let plugins = Arc::new(berth_plugins::Registry::new(
+            Default::default(),
+            Default::default(),
+        ));
+        let volumes = berth_plugins::VolumeStore::open(
+            cfg.data_root.join("volumes"),
+            plugins.clone(),
+            events.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("opening the volume store: {e}"))?;
         let containers = Containers::new(
             &cfg.data_root,
             &cfg.exec_root,
             images.clone(),
             runtime_registry(&cfg)?,
+            volumes.clone(),
             events.clone(),
         )
         .map_err(|e| anyhow::anyhow!("opening the container store: {e}"))?;
@@ -80,6 +95,8 @@ impl Daemon {
             events,
             images,
             containers,
+            plugins,
+            volumes,
             log_reload,
         }))
     }
@@ -99,6 +116,7 @@ impl Daemon {
     pub fn plugins_info(&self) -> PluginsInfo {
         PluginsInfo {
             log: self.plugins_log(),
+            volume: self.volumes.driver_names(),
             ..Default::default()
         }
     }

@@ -98,14 +98,7 @@ async fn serve(
         .merge(berth_api::events::routes(d.events.clone()))
         .merge(containers::backend::routes(d.containers.clone()))
         .merge(images::routes(d.images.clone(), d.events.clone()))
-        .merge(volumes::routes(berth_plugins::VolumeStore::open(
-            d.config.read().unwrap().data_root.join("volumes"),
-            Arc::new(berth_plugins::Registry::new(
-                Default::default(),
-                Default::default(),
-            )),
-            d.events.clone(),
-        )?));
+        .merge(volumes::routes(d.volumes.clone()));
     d.containers.restore().await;
     let app = berth_api::serve::App::new(routes);
 

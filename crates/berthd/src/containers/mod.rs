@@ -62,6 +62,8 @@ pub struct Containers {
     pub store: ContainerStore,
     pub images: Arc<ImageStore>,
     pub runtimes: RwLock<RuntimeRegistry>,
+    #[allow(dead_code)] // mounted into containers at start (next commit)
+    pub volumes: Arc<berth_plugins::VolumeStore>,
     events: Arc<EventBus>,
     /// berthd's own executable, re-executed as the shim and the embedded runtime.
     exe: PathBuf,
@@ -76,6 +78,7 @@ impl Containers {
         exec_root: &std::path::Path,
         images: Arc<ImageStore>,
         runtimes: RuntimeRegistry,
+        volumes: Arc<berth_plugins::VolumeStore>,
         events: Arc<EventBus>,
     ) -> Result<Arc<Containers>> {
         let exe = std::env::current_exe()
@@ -84,6 +87,7 @@ impl Containers {
             store: ContainerStore::open(&data_root.join("containers"))?,
             images,
             runtimes: RwLock::new(runtimes),
+            volumes,
             events,
             exe,
             exec_root: exec_root.to_path_buf(),
