@@ -6,6 +6,7 @@ pub mod error;
 pub mod event;
 pub mod image;
 pub mod network;
+pub mod plugin;
 pub mod system;
 pub mod volume;
 
