@@ -7,6 +7,7 @@
 //! - [`volume_proxy`]: a volume plugin behind berth-core's `VolumeDriver`.
 //! - [`local`]: the built-in `local` volume driver.
 //! - [`store`]: the volume store the daemon and the API use.
+//! - [`managed`]: managed plugins' manifests, privileges and settings.
 //! - [`copyup`]: filling a new volume from the image's content.
 
 pub mod client;
@@ -14,6 +15,7 @@ pub mod copyup;
 pub mod discovery;
 pub mod error;
 pub mod local;
+pub mod managed;
 pub mod registry;
 pub mod store;
 pub mod volume_proxy;
@@ -22,6 +24,6 @@ pub use client::{Client, ClientOptions};
 pub use discovery::{Discovery, Endpoint};
 pub use error::{Error, Result};
 pub use local::LocalDriver;
-pub use registry::{Plugin, Registry, RegistryOptions};
+pub use registry::{NamedEndpoint, PathScope, Plugin, Registry, RegistryOptions};
 pub use store::{CreateOptions, VolumeStore};
 pub use volume_proxy::VolumePluginDriver;

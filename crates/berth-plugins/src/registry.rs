@@ -30,11 +30,55 @@ impl Default for RegistryOptions {
     }
 }
 
+/// Maps paths a plugin reports (a volume's mountpoint) from its own mount
+/// namespace to the host: under `propagated` (in-plugin prefix, host dir)
+/// when they start with it, else under `rootfs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathScope {
+    pub rootfs: std::path::PathBuf,
+    pub propagated: Option<(String, std::path::PathBuf)>,
+}
+
+impl PathScope {
+    pub fn to_host(&self, p: &str) -> String {
+        if p.is_empty() {
+            return String::new();
+        }
+        if let Some((inner, host)) = &self.propagated {
+            let inner = inner.trim_end_matches('/');
+            if let Some(rest) = p.strip_prefix(inner) {
+                if rest.is_empty() || rest.starts_with('/') {
+                    return host
+                        .join(rest.trim_start_matches('/'))
+                        .display()
+                        .to_string();
+                }
+            }
+        }
+        self.rootfs
+            .join(p.trim_start_matches('/'))
+            .display()
+            .to_string()
+    }
+}
+
+/// A plugin the daemon runs itself (a managed plugin), registered by name
+/// and found before anything on disk. What it implements comes from its
+/// manifest, not from its `Plugin.Activate` answer.
+#[derive(Debug, Clone)]
+pub struct NamedEndpoint {
+    pub endpoint: Endpoint,
+    pub implements: Vec<String>,
+    pub scope: Option<PathScope>,
+}
+
 /// An activated plugin.
 #[derive(Debug)]
 pub struct Plugin {
     pub client: Client,
     pub implements: Vec<String>,
+    /// Set for managed plugins, whose paths live in their own rootfs.
+    pub scope: Option<PathScope>,
 }
 
 impl Plugin {
@@ -44,12 +88,21 @@ impl Plugin {
     pub fn implements(&self, subsystem: &str) -> bool {
         self.implements.iter().any(|s| s == subsystem)
     }
+    /// A path the plugin reported, as the host sees it.
+    pub fn host_path(&self, p: &str) -> String {
+        match &self.scope {
+            Some(s) => s.to_host(p),
+            None => p.to_string(),
+        }
+    }
 }
 
 pub struct Registry {
     discovery: Discovery,
     opts: RegistryOptions,
     active: Mutex<HashMap<String, Arc<Plugin>>>,
+    /// Managed plugins by name, checked before disk discovery.
+    named: Mutex<HashMap<String, NamedEndpoint>>,
     /// One activation at a time per name; callers of other names never wait.
     activating: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -60,12 +113,56 @@ impl Registry {
             discovery,
             opts,
             active: Mutex::new(HashMap::new()),
+            named: Mutex::new(HashMap::new()),
             activating: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn discovery(&self) -> &Discovery {
         &self.discovery
+    }
+
+    /// Registers a managed plugin under each of `names` (e.g. `x:latest`
+    /// and `x`); later lookups of those names reach it, not the disk.
+    pub fn add_named(&self, names: &[String], ep: NamedEndpoint) {
+        let mut named = self.named.lock().unwrap();
+        for n in names {
+            named.insert(n.clone(), ep.clone());
+        }
+        drop(named);
+        self.forget(names);
+    }
+
+    /// Unregisters `names` and drops their cached activations.
+    pub fn remove_named(&self, names: &[String]) {
+        let mut named = self.named.lock().unwrap();
+        for n in names {
+            named.remove(n);
+        }
+        drop(named);
+        self.forget(names);
+    }
+
+    /// Drops the cached activations of `names`: the next use activates afresh.
+    pub fn forget(&self, names: &[String]) {
+        let mut active = self.active.lock().unwrap();
+        for n in names {
+            active.remove(n);
+        }
+    }
+
+    /// Managed plugins registered for `subsystem` (each name once).
+    pub fn named_for(&self, subsystem: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .named
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, e)| e.implements.iter().any(|s| s == subsystem))
+            .map(|(n, _)| n.clone())
+            .collect();
+        v.sort();
+        v
     }
 
     /// Names of the activated plugins implementing `subsystem`.
@@ -155,12 +252,20 @@ impl Registry {
         let start = Instant::now();
         let mut delay = Duration::from_millis(50);
         loop {
-            let ep = self
-                .discovery
-                .find(name)?
-                .ok_or_else(|| Error::NotFound(name.to_string()))?;
+            let named = self.named.lock().unwrap().get(name).cloned();
+            let ep = match &named {
+                Some(n) => n.endpoint.clone(),
+                None => self
+                    .discovery
+                    .find(name)?
+                    .ok_or_else(|| Error::NotFound(name.to_string()))?,
+            };
             match self.activate_once(ep).await {
-                Ok(p) => {
+                Ok(mut p) => {
+                    if let Some(n) = named {
+                        p.implements = n.implements;
+                        p.scope = n.scope;
+                    }
                     let p = Arc::new(p);
                     tracing::info!(plugin = name, implements = ?p.implements, "plugin activated");
                     self.active
@@ -196,6 +301,7 @@ impl Registry {
         Ok(Plugin {
             client,
             implements: a.implements,
+            scope: None,
         })
     }
 }

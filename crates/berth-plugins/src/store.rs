@@ -160,6 +160,19 @@ impl VolumeStore {
         &self.registry
     }
 
+    /// The volumes whose driver `is_driver` accepts (a plugin refusing to
+    /// be disabled names them). Read from the records, so it holds across
+    /// restarts.
+    pub fn volumes_with_driver(&self, is_driver: impl Fn(&str) -> bool) -> Vec<String> {
+        self.records
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| is_driver(&r.driver))
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
     /// Volume drivers for `/info` `Plugins.Volume`: `local`, then every
     /// activated volume plugin.
     pub fn driver_names(&self) -> Vec<String> {

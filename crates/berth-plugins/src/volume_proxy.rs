@@ -36,10 +36,10 @@ impl VolumePluginDriver {
     }
 }
 
-fn from_plugin(v: PluginVolume) -> DriverVolume {
+fn from_plugin(plugin: &Plugin, v: PluginVolume) -> DriverVolume {
     DriverVolume {
         name: v.name,
-        mountpoint: v.mountpoint,
+        mountpoint: plugin.host_path(&v.mountpoint),
         created_at: (!v.created_at.is_empty()).then_some(v.created_at),
         status: v.status,
     }
@@ -80,7 +80,7 @@ impl VolumeDriver for VolumePluginDriver {
                 self.name()
             )));
         }
-        Ok(PathBuf::from(r.mountpoint))
+        Ok(PathBuf::from(self.plugin.host_path(&r.mountpoint)))
     }
 
     async fn unmount(&self, name: &str, id: &str) -> Result<()> {
@@ -97,7 +97,7 @@ impl VolumeDriver for VolumePluginDriver {
             name: name.to_string(),
         };
         let r: MountResponse = self.call("VolumeDriver.Path", &req).await?;
-        Ok(r.mountpoint)
+        Ok(self.plugin.host_path(&r.mountpoint))
     }
 
     async fn get(&self, name: &str) -> Result<DriverVolume> {
@@ -106,7 +106,7 @@ impl VolumeDriver for VolumePluginDriver {
         };
         let r: GetResponse = self.call("VolumeDriver.Get", &req).await?;
         match r.volume {
-            Some(v) => Ok(from_plugin(v)),
+            Some(v) => Ok(from_plugin(&self.plugin, v)),
             None => Err(berth_types::Error::not_found(format!(
                 "volume plugin \"{}\" has no volume {name}",
                 self.name()
@@ -118,7 +118,10 @@ impl VolumeDriver for VolumePluginDriver {
         let r: ListResponse = self
             .call("VolumeDriver.List", &serde_json::json!({}))
             .await?;
-        Ok(r.volumes.into_iter().map(from_plugin).collect())
+        Ok(r.volumes
+            .into_iter()
+            .map(|v| from_plugin(&self.plugin, v))
+            .collect())
     }
 
     async fn scope(&self) -> Result<Scope> {

@@ -70,7 +70,11 @@ pub struct PluginSettings {
 /// The plugin's manifest.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct PluginConfig {
-    #[serde(rename = "DockerVersion", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "DockerVersion",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub docker_version: String,
     #[serde(rename = "Description", default)]
     pub description: String,
@@ -112,7 +116,11 @@ pub struct PluginInterface {
     /// The socket's file name, created by the plugin in /run/docker/plugins.
     #[serde(rename = "Socket", default)]
     pub socket: String,
-    #[serde(rename = "ProtocolScheme", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "ProtocolScheme",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub protocol_scheme: String,
 }
 
@@ -271,7 +279,9 @@ fn canonicalise(v: serde_json::Value, in_rootfs: bool) -> serde_json::Value {
                 })
                 .collect(),
         ),
-        Value::Array(a) => Value::Array(a.into_iter().map(|v| canonicalise(v, in_rootfs)).collect()),
+        Value::Array(a) => {
+            Value::Array(a.into_iter().map(|v| canonicalise(v, in_rootfs)).collect())
+        }
         v => v,
     }
 }
@@ -333,7 +343,14 @@ mod tests {
             ..Default::default()
         };
         let v = serde_json::to_value(&p).unwrap();
-        for k in ["Id", "Name", "Enabled", "Settings", "PluginReference", "Config"] {
+        for k in [
+            "Id",
+            "Name",
+            "Enabled",
+            "Settings",
+            "PluginReference",
+            "Config",
+        ] {
             assert!(v.get(k).is_some(), "{k} missing in {v}");
         }
         assert!(v.get("State").is_none());
