@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod images;
 pub mod networks;
+pub mod plugins;
 pub mod query;
 pub mod serve;
 pub mod streams;
