@@ -170,8 +170,7 @@ async fn create(
         .ok_or_else(|| Error::invalid("name is required"))?
         .to_string();
     let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let mut input =
-        tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let mut input = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
     tokio::task::spawn_blocking(move || b.create(&name, &mut input))
         .await
         .map_err(|e| Error::internal(e.to_string()))??;
@@ -258,14 +257,17 @@ mod tests {
         assert!(parse_set(b"").unwrap().is_empty());
         assert!(parse_set(b"null").unwrap().is_empty());
         assert!(parse_set(br#"{"a":1}"#).is_err());
-        let p = parse_privileges(br#"[{"Name":"network","Description":"","Value":["host"]}]"#)
-            .unwrap();
+        let p =
+            parse_privileges(br#"[{"Name":"network","Description":"","Value":["host"]}]"#).unwrap();
         assert_eq!(p[0].value, ["host"]);
         assert!(parse_privileges(b"[1]").is_err());
         let q = |v: &str| -> Query { [("timeout".to_string(), v.to_string())].into() };
         assert_eq!(parse_timeout(&q("5")).unwrap(), Duration::from_secs(5));
         assert_eq!(parse_timeout(&q("0")).unwrap(), DEFAULT_ENABLE_TIMEOUT);
-        assert_eq!(parse_timeout(&Query::new()).unwrap(), DEFAULT_ENABLE_TIMEOUT);
+        assert_eq!(
+            parse_timeout(&Query::new()).unwrap(),
+            DEFAULT_ENABLE_TIMEOUT
+        );
         assert!(parse_timeout(&q("-1")).is_err());
         assert!(parse_timeout(&q("x")).is_err());
         assert_eq!(needs_registry("pull").kind, ErrorKind::NotImplemented);

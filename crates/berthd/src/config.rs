@@ -87,6 +87,10 @@ pub struct Flags {
     /// Daemon labels (repeatable).
     #[arg(long = "label", action = ArgAction::Append)]
     pub label: Vec<String>,
+    /// Seconds start-up waits for each enabled managed plugin to answer
+    /// (a slower one keeps starting in the background).
+    #[arg(long = "plugin-start-timeout", default_value_t = 10)]
+    pub plugin_start_timeout: u64,
 }
 
 /// (flag id, daemon.json key) pairs whose conflicts are checked.
@@ -231,6 +235,8 @@ pub struct Config {
     pub default_address_pools: Option<Value>,
     /// daemon.json keys that are dockerd's but not acted on by berth.
     pub ignored_keys: Vec<String>,
+    /// `--plugin-start-timeout`, in seconds.
+    pub plugin_start_timeout: u64,
 }
 
 /// Parses the command line (without argv[0]'s multicall handling).
@@ -386,6 +392,7 @@ fn merge(
         labels: flags.label.clone(),
         default_address_pools: None,
         ignored_keys: Vec::new(),
+        plugin_start_timeout: flags.plugin_start_timeout,
     };
     if let Some((path, file)) = file {
         let prefix = format!(

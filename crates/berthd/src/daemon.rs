@@ -36,6 +36,8 @@ pub struct Daemon {
     #[allow(dead_code)] // read by the authorization and managed-plugin layers
     pub plugins: Arc<berth_plugins::Registry>,
     pub volumes: Arc<berth_plugins::VolumeStore>,
+    /// Managed plugins (installed and run by berthd).
+    pub managed: Arc<crate::plugins::Plugins>,
     log_reload: Box<dyn Fn(&str) + Send + Sync>,
 }
 
@@ -71,6 +73,23 @@ impl Daemon {
             events.clone(),
         )
         .map_err(|e| anyhow::anyhow!("opening the volume store: {e}"))?;
+        let managed = crate::plugins::Plugins::open(
+            &cfg.data_root,
+            &cfg.exec_root,
+            {
+                let reg = runtime_registry(&cfg)?;
+                reg.get(reg.default_name())
+                    .map_err(|e| anyhow::anyhow!("the default runtime: {e}"))?
+                    .clone()
+            },
+            plugins.clone(),
+            volumes.clone(),
+            events.clone(),
+            crate::plugins::PluginOptions {
+                start_wait: std::time::Duration::from_secs(cfg.plugin_start_timeout),
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("opening the plugin store: {e}"))?;
         let containers = Containers::new(
             &cfg.data_root,
             &cfg.exec_root,
@@ -97,6 +116,7 @@ impl Daemon {
             containers,
             plugins,
             volumes,
+            managed,
             log_reload,
         }))
     }

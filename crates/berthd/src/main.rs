@@ -11,6 +11,7 @@ mod daemon;
 mod images;
 mod listeners;
 mod pidfile;
+mod plugins;
 mod system;
 mod volumes;
 
@@ -98,7 +99,10 @@ async fn serve(
         .merge(berth_api::events::routes(d.events.clone()))
         .merge(containers::backend::routes(d.containers.clone()))
         .merge(images::routes(d.images.clone(), d.events.clone()))
-        .merge(volumes::routes(d.volumes.clone()));
+        .merge(volumes::routes(d.volumes.clone()))
+        .merge(plugins::backend::routes(d.managed.clone()));
+    // Plugins first (bounded wait), then volumes and networks, then containers.
+    d.managed.start_enabled().await;
     d.containers.restore().await;
     let app = berth_api::serve::App::new(routes);
 
@@ -127,6 +131,7 @@ async fn serve(
     d.events.shutdown();
     let _ = stop_tx.send(true);
     let _ = server.await;
+    d.managed.shutdown().await;
     if let Err(e) = d.events.sync() {
         tracing::warn!("syncing the event journal: {e}");
     }
