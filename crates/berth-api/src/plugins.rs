@@ -22,8 +22,9 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The filters `GET /plugins` accepts.
-pub const LIST_FILTERS: &[&str] = &["capability", "enable"];
+/// The filters `GET /plugins` accepts (the swagger says `enable`, the CLI
+/// documents `enabled`: both are taken).
+pub const LIST_FILTERS: &[&str] = &["capability", "enable", "enabled"];
 
 /// How long `enable` waits for `Plugin.Activate` when the client gives no timeout.
 pub const DEFAULT_ENABLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -145,6 +146,7 @@ async fn list(
     let f = filters_param(&q)?;
     f.validate(LIST_FILTERS)?;
     f.bool_value("enable")?;
+    f.bool_value("enabled")?;
     Ok(Json(b.list(f).await?))
 }
 

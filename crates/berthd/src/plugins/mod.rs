@@ -236,7 +236,7 @@ impl Plugins {
     }
 
     pub fn list(&self, f: &berth_core::Filters) -> Result<Vec<Plugin>> {
-        let enable = f.bool_value("enable")?;
+        let enable = f.bool_value("enable")?.or(f.bool_value("enabled")?);
         let mut out: Vec<Plugin> = self
             .all()
             .iter()

@@ -1,0 +1,272 @@
+//! The managed plugin demo, end to end with the docker CLI: the no-remove
+//! volume plugin (examples/no-remove) packaged as a managed plugin from a
+//! directory, created, enabled, used for volumes, refusing to be disabled
+//! while a volume needs it, killed from outside and restarted, surviving a
+//! daemon restart, and removed; plus the API's refusals.
+
+use berth_testkit::TestDaemon;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_berthd");
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The no-remove binary: beside berthd under target/, built if missing.
+fn no_remove_binary() -> PathBuf {
+    let bin = Path::new(BIN).with_file_name("no-remove");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-p", "no-remove"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("running cargo build -p no-remove");
+        assert!(st.success(), "cargo build -p no-remove failed");
+    }
+    assert!(bin.exists(), "no {} after building", bin.display());
+    bin
+}
+
+/// Copies `file` into `rootfs` at the same absolute path.
+fn copy_into(rootfs: &Path, file: &Path) {
+    let dest = rootfs.join(file.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::copy(file, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", file.display()));
+}
+
+/// A plugin directory: config.json and rootfs/ with the binary and the
+/// shared libraries `ldd` lists for it.
+fn plugin_dir(parent: &Path) -> PathBuf {
+    let dir = parent.join("no-remove-plugin");
+    let rootfs = dir.join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    let bin = no_remove_binary();
+    std::fs::copy(&bin, rootfs.join("no-remove")).unwrap();
+    let ldd = Command::new("ldd").arg(&bin).output().expect("ldd");
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux... (0x...)"
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(p) = path.filter(|p| p.starts_with('/')) {
+            let p = Path::new(p);
+            copy_into(&rootfs, p);
+            // The loader is looked up by the path compiled into the binary.
+            if let Ok(real) = std::fs::canonicalize(p) {
+                if real != p {
+                    copy_into(&rootfs, &real);
+                }
+            }
+        }
+    }
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{
+  "description": "no-remove: a volume driver that never removes a volume",
+  "documentation": "https://github.com/berth/berth/tree/main/examples/no-remove",
+  "interface": {"types": ["docker.volumedriver/1.0"], "socket": "no-remove.sock"},
+  "entrypoint": ["/no-remove", "--name", "no-remove", "--root", "/data/volumes"],
+  "network": {"type": "none"},
+  "propagatedMount": "/data",
+  "env": [{"name": "DEBUG", "description": "verbosity", "settable": ["value"], "value": "0"}]
+}"#,
+    )
+    .unwrap();
+    dir
+}
+
+fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while t.elapsed() < within {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn plugin_fmt(d: &TestDaemon, fmt: &str) -> String {
+    d.docker_ok(&["plugin", "inspect", "no-remove", "--format", fmt])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn managed_plugin_demo() {
+    let mut d = TestDaemon::start(BIN, &["--default-runtime", "runc"]);
+    let since = d.docker_ok(&["version", "--format", "{{.Server.Version}}"]);
+    assert!(!since.is_empty());
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 1;
+    let dir = plugin_dir(d.root());
+
+    // Create from the directory: there, but disabled.
+    let o = d.docker(&["plugin", "create", "no-remove", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}\n{}", err(&o), d.log_tail());
+    let ls = d.docker_ok(&["plugin", "ls", "--format", "{{.Name}} {{.Enabled}}"]);
+    assert_eq!(ls.trim(), "no-remove:latest false");
+    let o = d.docker(&["plugin", "create", "no-remove", dir.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && err(&o).contains("already exists"),
+        "{}",
+        err(&o)
+    );
+
+    // Settable while disabled, only what the manifest allows.
+    d.docker_ok(&["plugin", "set", "no-remove", "DEBUG=1"]);
+    assert_eq!(plugin_fmt(&d, "{{json .Settings.Env}}"), r#"["DEBUG=1"]"#);
+    let o = d.docker(&["plugin", "set", "no-remove", "OTHER=1"]);
+    assert!(!o.status.success(), "set of an undeclared env worked");
+
+    // Enable: ls shows it enabled, inspect shows its manifest.
+    let o = d.docker(&["plugin", "enable", "no-remove"]);
+    assert!(o.status.success(), "{}\n{}", err(&o), d.log_tail());
+    let ls = d.docker_ok(&["plugin", "ls", "--format", "{{.Name}} {{.Enabled}}"]);
+    assert_eq!(ls.trim(), "no-remove:latest true");
+    let ls = d.docker_ok(&["plugin", "ls", "--filter", "capability=volumedriver", "-q"]);
+    assert_eq!(ls.trim().len(), 12, "{ls}");
+    let ls = d.docker_ok(&["plugin", "ls", "--filter", "enabled=false", "-q"]);
+    assert!(ls.trim().is_empty(), "{ls}");
+    assert_eq!(
+        plugin_fmt(&d, "{{json .Config.Interface.Types}}"),
+        r#"["docker.volumedriver/1.0"]"#
+    );
+    assert_eq!(
+        plugin_fmt(&d, "{{.Config.Interface.Socket}}"),
+        "no-remove.sock"
+    );
+    assert!(plugin_fmt(&d, "{{.Config.Description}}").starts_with("no-remove:"));
+    assert_eq!(plugin_fmt(&d, "{{.State.Status}}"), "running");
+    let o = d.docker(&["plugin", "set", "no-remove", "DEBUG=2"]);
+    assert!(!o.status.success(), "set worked on an enabled plugin");
+    let o = d.docker(&["plugin", "enable", "no-remove"]);
+    assert!(!o.status.success() && err(&o).contains("already enabled"));
+
+    // A volume from it; the plugin refuses to remove it.
+    d.docker_ok(&["volume", "create", "-d", "no-remove", "v1"]);
+    let vols = d.docker_ok(&["volume", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    assert!(
+        vols.lines().any(|l| l.starts_with("v1 no-remove")),
+        "{vols}"
+    );
+    let o = d.docker(&["volume", "rm", "v1"]);
+    assert!(!o.status.success(), "volume rm worked");
+    assert!(err(&o).contains("protected"), "{}", err(&o));
+    // Its data lives on the host under the plugin's propagated mount.
+    let mp = d.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "v1"]);
+    let mp = mp.trim();
+    assert!(
+        mp.ends_with("/propagated-mount/volumes/v1") && Path::new(mp).is_dir(),
+        "mountpoint {mp}"
+    );
+
+    // Disable is refused while v1 needs it, naming v1; rm refuses an
+    // enabled plugin; disable -f works, enable brings it back.
+    let o = d.docker(&["plugin", "disable", "no-remove"]);
+    assert!(!o.status.success(), "disable worked with a volume in use");
+    assert!(
+        err(&o).contains("in use") && err(&o).contains("v1"),
+        "{}",
+        err(&o)
+    );
+    let o = d.docker(&["plugin", "rm", "no-remove"]);
+    assert!(
+        !o.status.success() && err(&o).contains("enabled"),
+        "{}",
+        err(&o)
+    );
+    d.docker_ok(&["plugin", "disable", "-f", "no-remove"]);
+    let ls = d.docker_ok(&["plugin", "ls", "--format", "{{.Enabled}}"]);
+    assert_eq!(ls.trim(), "false");
+    let o = d.docker(&["volume", "create", "-d", "no-remove", "v-off"]);
+    assert!(!o.status.success(), "a disabled plugin served a volume");
+    let o = d.docker(&["plugin", "disable", "no-remove"]);
+    assert!(!o.status.success() && err(&o).contains("already disabled"));
+    d.docker_ok(&["plugin", "enable", "no-remove"]);
+    d.docker_ok(&["volume", "create", "-d", "no-remove", "v2"]);
+
+    // Killed from outside: restarted, and counted.
+    let pid: i32 = plugin_fmt(&d, "{{.State.Pid}}").parse().unwrap();
+    assert!(pid > 0);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    wait_until("the plugin's restart", Duration::from_secs(20), || {
+        plugin_fmt(&d, "{{.State.RestartCount}} {{.State.Status}}") == "1 running"
+    });
+    assert!(plugin_fmt(&d, "{{.State.LastError}}").contains("exited"));
+    assert_ne!(plugin_fmt(&d, "{{.State.Pid}}"), pid.to_string());
+    d.docker_ok(&["volume", "create", "-d", "no-remove", "v3"]);
+
+    // A daemon restart: the plugin is enabled and running again, the
+    // volume still there and still protected by it.
+    d.restart();
+    let ls = d.docker_ok(&["plugin", "ls", "--format", "{{.Name}} {{.Enabled}}"]);
+    assert_eq!(ls.trim(), "no-remove:latest true");
+    assert_eq!(plugin_fmt(&d, "{{.State.Status}}"), "running");
+    let vols = d.docker_ok(&["volume", "ls", "-q"]);
+    assert!(vols.lines().any(|l| l == "v1"), "{vols}");
+    let o = d.docker(&["volume", "rm", "v1"]);
+    assert!(err(&o).contains("protected"), "{}", err(&o));
+    let o = d.docker(&["plugin", "disable", "no-remove"]);
+    assert!(
+        err(&o).contains("v1"),
+        "refs lost over the restart: {}",
+        err(&o)
+    );
+
+    // Remove with force; events tell the story.
+    d.docker_ok(&["plugin", "rm", "-f", "no-remove"]);
+    assert!(d.docker_ok(&["plugin", "ls", "-q"]).trim().is_empty());
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let ev = d.docker_ok(&[
+        "events",
+        "--since",
+        &t0.to_string(),
+        "--until",
+        &until,
+        "--filter",
+        "type=plugin",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    let actions: Vec<&str> = ev.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["create", "enable", "disable", "enable", "disable", "remove"],
+        "{ev}"
+    );
+    assert!(ev.lines().all(|l| l.ends_with(" no-remove:latest")), "{ev}");
+}
+
+#[test]
+fn registry_operations_say_they_need_the_registry_client() {
+    let d = TestDaemon::start(BIN, &["--default-runtime", "runc"]);
+    let o = d.docker(&["plugin", "install", "--grant-all-permissions", "acme/p"]);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("registry"), "{}", err(&o));
+    let r = d.post_json("/plugins/pull?remote=acme/p", "[]");
+    assert_eq!(r.status, 501);
+    let r = d.post_json("/plugins/pull?remote=acme/p", "{bad");
+    assert_eq!(r.status, 400);
+    let o = d.docker(&["plugin", "inspect", "nope"]);
+    assert!(
+        !o.status.success() && err(&o).contains("not found"),
+        "{}",
+        err(&o)
+    );
+    let r = d.get("/plugins?filters=%7B%22nope%22%3A%7B%22x%22%3Atrue%7D%7D");
+    assert_eq!(r.status, 400);
+}
