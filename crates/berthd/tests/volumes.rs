@@ -180,6 +180,15 @@ fn named_volume_keeps_data_across_containers_with_mount_events() {
             .len(),
         64
     );
+    let since = now_secs();
+    d.docker_ok(&["volume", "rm", "nv1"]);
+    let ev = volume_events(d, &since);
+    assert!(
+        ev.iter()
+            .any(|e| e["Action"] == "destroy" && e["Actor"]["ID"] == "nv1"),
+        "{ev:?}"
+    );
+    assert!(!Path::new(mp.trim()).exists());
 }
 
 #[test]
@@ -423,6 +432,63 @@ fn local_driver_options_make_a_tmpfs_volume() {
         mp.trim()
     );
     d.docker_ok(&["volume", "rm", "tmpvol"]);
+
+    // type=none,o=bind,device=PATH binds a host directory as the volume.
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("seen"), "from host\n").unwrap();
+    d.docker_ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &format!("device={}", host.path().display()),
+        "bindvol",
+    ]);
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "bindvol:/b",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /b/seen; echo back > /b/w",
+    ]);
+    assert_eq!(out(&o), "from host\n", "{}\n{}", err(&o), d.log_tail());
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("w")).unwrap(),
+        "back\n"
+    );
+    d.docker_ok(&["volume", "rm", "bindvol"]);
+    // Removing the volume never touches the host directory.
+    assert!(host.path().join("seen").exists());
+}
+
+#[test]
+fn unknown_volume_driver_fails_at_once() {
+    let d = daemon();
+    let t = Instant::now();
+    let o = d.docker(&["volume", "create", "-d", "no-such-driver-here", "x1"]);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("no-such-driver-here"), "{}", err(&o));
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--volume-driver",
+        "no-such-driver-here",
+        "-v",
+        "x2:/d",
+        "busybox",
+        "true",
+    ]);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("not found"), "{}", err(&o));
+    // dockerd waits ~30 s for a plugin that is not there; berth does not.
+    assert!(t.elapsed() < Duration::from_secs(10));
+    assert!(!volume_names(d).iter().any(|v| v == "x1" || v == "x2"));
 }
 
 /// A plugin process, killed and its socket removed on drop.
@@ -574,6 +640,9 @@ fn python_plugin_gets_the_protocol_with_container_mount_ids() {
     d.docker_ok(&["volume", "create", "-d", &name, "--label", "k=v", "pyv"]);
     let st = d.docker_ok(&["volume", "inspect", "--format", "{{json .Status}}", "pyv"]);
     assert!(st.contains("python"), "plugin Get status not shown: {st}");
+    // The plugin's Capabilities say global scope.
+    let scope = d.docker_ok(&["volume", "inspect", "--format", "{{.Scope}}", "pyv"]);
+    assert_eq!(scope.trim(), "global");
     let id = d
         .docker_ok(&[
             "create",

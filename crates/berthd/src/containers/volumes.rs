@@ -172,7 +172,12 @@ impl Containers {
             .await;
             let v = match made {
                 Ok(v) => v,
-                Err(e) => {
+                Err(mut e) => {
+                    // A 404 from create makes the docker CLI try to pull the
+                    // image: a missing driver is a bad parameter here.
+                    if e.kind == berth_types::ErrorKind::NotFound {
+                        e.kind = berth_types::ErrorKind::InvalidParameter;
+                    }
                     for e in self.volumes.release_container(id, true).await {
                         tracing::warn!("releasing volumes of {id}: {}", e.message);
                     }
