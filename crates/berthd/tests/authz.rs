@@ -692,3 +692,100 @@ fn plugin_failures_deny_and_reload_changes_the_chain() {
     }
     d.docker_ok(&["volume", "ls"]);
 }
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate whose
+/// subject CN is `alice`, in the file names the docker CLI expects.
+fn pki() -> tempfile::TempDir {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "authz test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issue = |cn: &str, sans: Vec<SanType>, usage| {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.subject_alt_names = sans;
+        p.distinguished_name.push(DnType::OrganizationName, "berth");
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.extended_key_usages = vec![usage];
+        let c = p.signed_by(&key, &ca_cert, &ca_key).unwrap();
+        (c.pem(), key.serialize_pem())
+    };
+    let (scert, skey) = issue(
+        "localhost",
+        vec![SanType::IpAddress("127.0.0.1".parse().unwrap())],
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let (ccert, ckey) = issue("alice", vec![], rcgen::ExtendedKeyUsagePurpose::ClientAuth);
+    for (n, s) in [
+        ("ca.pem", ca_cert.pem()),
+        ("server-cert.pem", scert),
+        ("server-key.pem", skey),
+        ("cert.pem", ccert),
+        ("key.pem", ckey),
+    ] {
+        std::fs::write(dir.path().join(n), s).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn the_tls_client_certificate_names_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let py = Plugin::python("tls", dir.path(), "allow");
+    let certs = pki();
+    let f = |n: &str| certs.path().join(n).display().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tcp = format!("tcp://127.0.0.1:{port}");
+    let d = TestDaemon::start(
+        BIN,
+        &[
+            "-H",
+            &tcp,
+            "--tlsverify",
+            "--tlscacert",
+            &f("ca.pem"),
+            "--tlscert",
+            &f("server-cert.pem"),
+            "--tlskey",
+            &f("server-key.pem"),
+            "--authorization-plugin",
+            &py.name,
+        ],
+    );
+    let o = Command::new("docker")
+        .args(["-H", &tcp, "--tlsverify", "volume", "create", "by-alice"])
+        .env("DOCKER_CERT_PATH", certs.path())
+        .env("DOCKER_CONFIG", d.root().join("cfg"))
+        .env_remove("DOCKER_CONTEXT")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let seen = py.seen("AuthZReq", "POST", "/volumes/create");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let r = &seen[0];
+    assert_eq!(r["User"], "alice");
+    assert_eq!(r["UserAuthNMethod"], "TLS");
+    let pem = decode_b64(r["RequestPeerCertificates"][0].as_str().unwrap());
+    assert!(
+        pem.starts_with(b"-----BEGIN CERTIFICATE-----\n"),
+        "{}",
+        String::from_utf8_lossy(&pem)
+    );
+    let res = py.seen("AuthZRes", "POST", "/volumes/create");
+    assert_eq!(res[0]["User"], "alice");
+    // The same daemon over its unix socket: no user.
+    d.docker_ok(&["volume", "create", "by-root"]);
+    let seen = py.seen("AuthZReq", "POST", "/volumes/create");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[1].get("User").is_none(), "{}", seen[1]);
+    assert!(seen[1].get("RequestPeerCertificates").is_none());
+}
