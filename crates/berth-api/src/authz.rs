@@ -480,7 +480,7 @@ fn der_string(tag: u8, v: &[u8]) -> Option<String> {
         // TeletexString, read as Latin-1
         0x14 => Some(v.iter().map(|&c| char::from(c)).collect()),
         // BMPString
-        0x1e if v.len() % 2 == 0 => String::from_utf16(
+        0x1e if v.len().is_multiple_of(2) => String::from_utf16(
             &v.chunks(2)
                 .map(|c| u16::from_be_bytes([c[0], c[1]]))
                 .collect::<Vec<_>>(),
@@ -601,10 +601,13 @@ mod tests {
         assert_eq!(subject_common_name(&c.der()[..40]), None);
     }
 
+    type Rule = dyn Fn(&str, &authz::Request) -> Result<authz::Response, String> + Send + Sync;
+    type Handled = Arc<Mutex<Vec<Vec<u8>>>>;
+
     /// A plugin in the same process: answers by a rule, records what it saw.
     struct Fake {
         seen: Mutex<Vec<(String, authz::Request)>>,
-        rule: Box<dyn Fn(&str, &authz::Request) -> Result<authz::Response, String> + Send + Sync>,
+        rule: Box<Rule>,
     }
 
     #[async_trait::async_trait]
@@ -625,7 +628,7 @@ mod tests {
 
     fn app(
         rule: impl Fn(&str, &authz::Request) -> Result<authz::Response, String> + Send + Sync + 'static,
-    ) -> (App, Arc<Fake>, Arc<Mutex<Vec<Vec<u8>>>>) {
+    ) -> (App, Arc<Fake>, Handled) {
         let handled = Arc::new(Mutex::new(Vec::new()));
         let h = handled.clone();
         let routes = axum::Router::new()
