@@ -9,11 +9,12 @@
 //! from here, and nothing else can make the request go on.
 //!
 //! What a plugin sees is what the router gets:
-//! - The request target must be in canonical origin form: no `.`/`..` or
-//!   empty segments, no percent-encoded unreserved characters, slashes,
-//!   backslashes, `%` or controls (in the path; unreserved ones in the query
-//!   too), no absolute form. Anything else is a 400 before any plugin is
-//!   asked, so a plugin never authorizes one spelling of a path while the
+//! - The request target must be in canonical origin form, one spelling per
+//!   name: no `.`/`..` or empty segments, no absolute form, raw bytes only
+//!   where RFC 3986 allows them and escapes only for bytes that need one
+//!   (never `%2e`, `v%32`, `%2f`, `%5c`, `%25`, controls; see
+//!   [`check_target`]). Anything else is a 400 before any plugin is asked,
+//!   so a plugin never authorizes one spelling of a path while the
 //!   router acts on another. `RequestUri` is the target exactly as sent,
 //!   version prefix included; the router strips that same prefix.
 //! - The body is read whole, whatever `Content-Length` or chunking said, up
@@ -41,7 +42,7 @@ use axum::body::{Body, HttpBody};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use berth_types::authz::{self, AUTHZ_REQ, AUTHZ_RES};
 use berth_types::{Error, ErrorKind};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
@@ -250,28 +251,60 @@ impl Authz {
     }
 }
 
+/// How much of a refused oversized body is read and thrown away, so the
+/// client, still sending, gets the 413 instead of a reset connection.
+const DRAIN_MAX: usize = 16 << 20;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Reads the whole body, up to [`MAX_BODY`]; more is 413, a broken body 400.
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Error> {
-    let too_large = || {
-        Error::new(
-            ErrorKind::TooLarge,
-            format!(
-                "request body exceeds {MAX_BODY} bytes, the most an authorization plugin is shown; the request was refused"
-            ),
-        )
-    };
+async fn read_body(headers: &HeaderMap, mut body: Body) -> Result<bytes::Bytes, Error> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(too_large());
+    let mut over = declared.is_some_and(|n| n > MAX_BODY as u64);
+    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n.min(MAX_BODY as u64) as usize));
+    let mut drained = 0usize;
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    loop {
+        let frame = if over {
+            match tokio::time::timeout_at(deadline, body.frame()).await {
+                Ok(f) => f,
+                Err(_) => break,
+            }
+        } else {
+            body.frame().await
+        };
+        match frame {
+            None => break,
+            Some(Err(_)) if over => break,
+            Some(Err(e)) => return Err(Error::invalid(format!("reading the request body: {e}"))),
+            Some(Ok(f)) => {
+                let Ok(data) = f.into_data() else { continue };
+                if over {
+                    drained += data.len();
+                    if drained > DRAIN_MAX {
+                        break;
+                    }
+                } else if buf.len() + data.len() > MAX_BODY {
+                    over = true;
+                    drained = buf.len() + data.len();
+                    buf = Vec::new();
+                } else {
+                    buf.extend_from_slice(&data);
+                }
+            }
+        }
     }
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(too_large()),
-        Err(e) => Err(Error::invalid(format!("reading the request body: {e}"))),
+    if over {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!(
+                "request body exceeds {MAX_BODY} bytes, the most an authorization plugin is shown; the request was refused"
+            ),
+        ));
     }
+    Ok(buf.into())
 }
 
 /// After buffering, the handler sees a plain `Content-Length` body.
@@ -324,9 +357,6 @@ pub fn check_target(uri: &Uri) -> Result<(), String> {
             return bad("dot segment");
         }
     }
-    if path.contains('\\') {
-        return bad("backslash");
-    }
     check_escapes(path, true)?;
     if let Some(q) = uri.query() {
         check_escapes(q, false)?;
@@ -334,8 +364,18 @@ pub fn check_target(uri: &Uri) -> Result<(), String> {
     Ok(())
 }
 
-/// Percent escapes: well formed, and none that a client has no reason to
-/// write (so that decoding cannot turn what a plugin saw into another name).
+/// Bytes a path carries as they are (RFC 3986 `pchar` and `/`); every
+/// other byte must be percent-encoded.
+fn path_raw(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&c)
+}
+
+/// Each name has one spelling in a path: the raw bytes are those of
+/// [`path_raw`], and an escape may only stand for a byte that is not raw
+/// (except `!'()*`, which Go's client escapes) and is not `/`, `\`, `%` or a
+/// control. In the query, raw non-ASCII and escaped letters, digits and
+/// `-._` are refused. So decoding cannot turn what a plugin saw into
+/// another name.
 fn check_escapes(s: &str, in_path: bool) -> Result<(), String> {
     let b = s.as_bytes();
     let mut i = 0;
@@ -348,11 +388,13 @@ fn check_escapes(s: &str, in_path: bool) -> Result<(), String> {
             let Some(c) = hex else {
                 return Err("invalid request path: malformed percent escape".into());
             };
-            let unreserved = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_');
             let forbidden = if in_path {
-                unreserved || matches!(c, b'~' | b'/' | b'\\' | b'%') || c < 0x20 || c == 0x7f
+                (path_raw(c) && !b"!'()*".contains(&c))
+                    || matches!(c, b'\\' | b'%')
+                    || c < 0x20
+                    || c == 0x7f
             } else {
-                unreserved
+                c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_')
             };
             if forbidden {
                 return Err(format!(
@@ -362,6 +404,17 @@ fn check_escapes(s: &str, in_path: bool) -> Result<(), String> {
             }
             i += 3;
         } else {
+            let ok = if in_path {
+                path_raw(b[i])
+            } else {
+                b[i].is_ascii()
+            };
+            if !ok {
+                return Err(format!(
+                    "invalid request path: {:?} must be percent-encoded",
+                    String::from_utf8_lossy(&b[i..=i])
+                ));
+            }
             i += 1;
         }
     }
@@ -511,6 +564,11 @@ mod tests {
             "/images/localhost:5000/busybox:latest/json",
             "/volumes/with%20space",
             "/containers/json?x=%7E",
+            "/volumes/a%22b",
+            "/volumes/%C3%BC",
+            "/images/sha256:abc/json",
+            "/images/a@sha256:abc/json",
+            "/volumes/a%21b",
         ] {
             assert_eq!(target(t), Ok(()), "{t}");
         }
@@ -534,6 +592,14 @@ mod tests {
             "/volumes/%4",
             "/volumes/x?force=%31",
             "/volumes/x?force=%74rue",
+            "/volumes/a\\b",
+            "/volumes/a%5Cb",
+            "/volumes/a\"b",
+            "/volumes/{x}",
+            "/volumes/ü",
+            "/volumes/a%3Ab",
+            "/volumes/a%40b",
+            "/containers/json?x=ü",
             "http://berth/containers/create",
         ] {
             assert!(target(t).is_err(), "{t} was accepted");
