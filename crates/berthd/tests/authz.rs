@@ -275,7 +275,7 @@ fn a_plugin_denies_one_operation_and_allows_the_rest() {
     let o = d.docker(&["volume", "rm", "keep"]);
     assert!(!o.status.success(), "volume rm went through");
     let msg = format!(
-        "Error response from daemon: authorization denied by plugin {0}: {0}: DELETE /volumes/keep is not allowed by policy",
+        "Error response from daemon: authorization denied by plugin {}: DELETE /volumes/keep is not allowed by policy",
         s.rust.name
     );
     assert!(stderr(&o).contains(&msg), "{}", stderr(&o));

@@ -83,8 +83,8 @@ impl DenyPlugin {
         for r in &self.rules {
             if req.request_method.eq_ignore_ascii_case(&r.method) && path.starts_with(&r.prefix) {
                 return authz::Response::deny(format!(
-                    "{}: {} {} is not allowed by policy",
-                    self.name, req.request_method, path
+                    "{} {} is not allowed by policy",
+                    req.request_method, path
                 ));
             }
         }
@@ -169,7 +169,7 @@ mod tests {
         };
         let r = p.decide(&req("DELETE", "/v1.50/volumes/data"));
         assert!(!r.allow);
-        assert_eq!(r.msg, "d: DELETE /volumes/data is not allowed by policy");
+        assert_eq!(r.msg, "DELETE /volumes/data is not allowed by policy");
         assert!(p.decide(&req("GET", "/v1.50/volumes/data")).allow);
         assert!(p.decide(&req("DELETE", "/containers/x")).allow);
         assert!(Rule::parse("DELETE").is_err());
