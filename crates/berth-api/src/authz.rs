@@ -173,6 +173,10 @@ impl Authz {
                 uri = %areq.request_uri,
                 "request refused by authorization"
             );
+            if upload {
+                // Let a client still sending its stream read the refusal.
+                drain(body).await;
+            }
             return resp;
         }
 
@@ -305,6 +309,19 @@ async fn read_body(headers: &HeaderMap, mut body: Body) -> Result<bytes::Bytes, 
         ));
     }
     Ok(buf.into())
+}
+
+/// Reads and drops up to [`DRAIN_MAX`] bytes of `body`, for at most
+/// [`DRAIN_TIME`].
+async fn drain(mut body: Body) {
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    let mut n = 0usize;
+    while let Ok(Some(Ok(f))) = tokio::time::timeout_at(deadline, body.frame()).await {
+        n += f.data_ref().map_or(0, |d| d.len());
+        if n > DRAIN_MAX {
+            break;
+        }
+    }
 }
 
 /// After buffering, the handler sees a plain `Content-Length` body.

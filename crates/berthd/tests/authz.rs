@@ -206,8 +206,8 @@ if os.path.exists(sock):
 Server(sock, Handler).serve_forever()
 "#;
 
-/// The shared daemon: authz-deny (denies `docker volume rm` and attaching
-/// to the container `noattach`), then the Python plugin.
+/// The shared daemon: authz-deny (denies `docker volume rm`, attaching to
+/// the container `noattach` and builds), then the Python plugin.
 struct Setup {
     d: TestDaemon,
     rust: Plugin,
@@ -222,7 +222,11 @@ fn setup() -> &'static Setup {
         let rust = Plugin::rust(
             "deny",
             dir.path(),
-            &["DELETE /volumes/", "POST /containers/noattach/attach"],
+            &[
+                "DELETE /volumes/",
+                "POST /containers/noattach/attach",
+                "POST /build",
+            ],
         );
         let py = Plugin::python("py", dir.path(), "allow");
         let d = TestDaemon::start(
@@ -481,6 +485,39 @@ fn oversized_and_smuggled_bodies_never_get_through() {
 }
 
 #[test]
+fn uploads_are_authorized_on_their_request_line_and_headers() {
+    let s = setup();
+    let d = &s.d;
+    // A build context is a tar stream: the plugin decides without it, and
+    // a denial reaches the client even while it is still sending.
+    let tar = vec![0u8; 3 << 20];
+    let r = request(
+        &d.socket,
+        "POST",
+        "/v1.41/build?t=denied",
+        &[("Content-Type", "application/x-tar")],
+        &tar,
+    )
+    .unwrap();
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.json()["message"],
+        format!(
+            "authorization denied by plugin {}: POST /build is not allowed by policy",
+            s.rust.name
+        )
+    );
+    let seen = s.rust.seen("AuthZReq", "POST", "/v1.41/build?t=denied");
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].get("RequestBody").is_none());
+    assert_eq!(
+        seen[0]["RequestHeaders"]["Content-Type"],
+        "application/x-tar"
+    );
+    assert_eq!(seen[0]["RequestHeaders"]["Content-Length"], "3145728");
+}
+
+#[test]
 fn version_prefixes_and_path_tricks_cannot_dodge_the_check() {
     let s = setup();
     let d = &s.d;
@@ -639,6 +676,23 @@ fn a_plugin_that_answers_garbage_denies_everything() {
     reload(&d);
     assert_eq!(d.get("/_ping").status, 200);
     assert!(!volume_names(&d).contains(&"nope".to_string()));
+    // A plugin that is not there at all denies too.
+    let missing = format!("berth-authz-test-{}-missing", std::process::id());
+    std::fs::write(
+        d.root().join("daemon.json"),
+        serde_json::json!({ "authorization-plugins": [missing] }).to_string(),
+    )
+    .unwrap();
+    reload(&d);
+    let r = d.get("/_ping");
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(
+        r.text()
+            .contains(&format!("plugin {missing} failed with error"))
+            && r.text().contains("not found"),
+        "{}",
+        r.text()
+    );
 }
 
 #[test]
