@@ -39,6 +39,7 @@ struct Plugin {
 
 impl Plugin {
     fn names(tag: &str) -> (String, PathBuf) {
+        sweep_stale_sockets();
         let name = format!("berth-authz-test-{}-{tag}", std::process::id());
         let socket = PathBuf::from(format!("/run/docker/plugins/{name}.sock"));
         (name, socket)
@@ -145,6 +146,27 @@ impl Plugin {
             })
             .collect()
     }
+}
+
+/// The shared daemon's plugins live in a `static` and are never dropped:
+/// remove the sockets earlier runs of this binary left behind.
+fn sweep_stale_sockets() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(dir) = std::fs::read_dir("/run/docker/plugins") else {
+            return;
+        };
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix("berth-authz-test-") else {
+                continue;
+            };
+            let pid = rest.split('-').next().unwrap_or("");
+            if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    });
 }
 
 impl Drop for Plugin {
