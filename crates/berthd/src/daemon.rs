@@ -36,6 +36,8 @@ pub struct Daemon {
     #[allow(dead_code)] // read by the authorization and managed-plugin layers
     pub plugins: Arc<berth_plugins::Registry>,
     pub volumes: Arc<berth_plugins::VolumeStore>,
+    /// The authorization plugin chain every API request goes through.
+    pub authz: Arc<berth_api::authz::Authz>,
     log_reload: Box<dyn Fn(&str) + Send + Sync>,
 }
 
@@ -87,6 +89,7 @@ impl Daemon {
                 .map(|c| c.users_of_image(image_id))
                 .unwrap_or_default()
         }));
+        let authz = crate::authz::chain(plugins.clone(), cfg.authorization_plugins.clone());
         Ok(Arc::new(Daemon {
             id,
             version: crate::system::build_version(&facts),
@@ -95,6 +98,7 @@ impl Daemon {
             events,
             images,
             containers,
+            authz,
             plugins,
             volumes,
             log_reload,
@@ -117,6 +121,7 @@ impl Daemon {
         PluginsInfo {
             log: self.plugins_log(),
             volume: self.volumes.driver_names(),
+            authorization: self.authz.plugins(),
             ..Default::default()
         }
     }
@@ -180,6 +185,7 @@ impl Daemon {
         let attrs = {
             let mut cfg = self.config.write().unwrap();
             r.apply(&mut cfg);
+            self.authz.set_plugins(cfg.authorization_plugins.clone());
             if cfg.debug {
                 cfg.log_level = "debug".into();
             }
