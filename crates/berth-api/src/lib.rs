@@ -4,8 +4,10 @@
 //!
 //! [`serve::App`] wraps the routes of every module in the outer layer that
 //! strips and checks the `/v1.NN` prefix and guarantees that every error
-//! leaves as `{"message": ...}`.
+//! leaves as `{"message": ...}`, and, when authorization plugins are
+//! configured, in [`authz`]'s check of every request and response.
 
+pub mod authz;
 pub mod containers;
 pub mod error;
 pub mod events;

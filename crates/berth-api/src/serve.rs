@@ -36,6 +36,7 @@ pub struct ConnInfo {
 #[derive(Clone)]
 pub struct App {
     router: Router,
+    authz: Option<Arc<crate::authz::Authz>>,
 }
 
 impl App {
@@ -43,11 +44,33 @@ impl App {
         let router = routes
             .fallback(not_found)
             .method_not_allowed_fallback(not_found);
-        App { router }
+        App {
+            router,
+            authz: None,
+        }
+    }
+
+    /// Puts every request through the authorization plugins of `authz`.
+    pub fn with_authz(mut self, authz: Arc<crate::authz::Authz>) -> Self {
+        self.authz = Some(authz);
+        self
+    }
+
+    pub fn authz(&self) -> Option<&Arc<crate::authz::Authz>> {
+        self.authz.as_ref()
     }
 
     /// Handles one request end to end.
-    pub async fn handle(&self, mut req: Request<Body>) -> Response<Body> {
+    pub async fn handle(&self, req: Request<Body>) -> Response<Body> {
+        if let Some(a) = &self.authz {
+            if let Some(chain) = a.chain() {
+                return a.handle(chain, req, |r| self.route(r)).await;
+            }
+        }
+        self.route(req).await
+    }
+
+    async fn route(&self, mut req: Request<Body>) -> Response<Body> {
         let version = match split_prefix(req.uri().path()) {
             Ok(Prefix::None) => ApiVersion::max(),
             Ok(Prefix::Versioned(v, rest)) => {

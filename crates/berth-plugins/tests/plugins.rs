@@ -203,3 +203,31 @@ async fn misbehaving_plugins_cost_seconds_and_trip_the_breaker() {
         assert!(e.message.contains("not calling it again"), "{mode}: {e}");
     }
 }
+
+/// A plugin whose socket exists but refuses connections (still starting)
+/// is retried within the activation window, and activated once it answers.
+#[tokio::test]
+async fn activate_is_retried_while_the_plugin_starts() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(t.path().join("run")).unwrap();
+    let sock = t.path().join("run/slow.sock");
+    // Bound, then closed: the file is a socket nobody listens on.
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    let reg = registry(t.path().join("run"));
+    let sock2 = sock.clone();
+    let server = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        std::fs::remove_file(&sock2).unwrap();
+        PluginServer::new()
+            .volume(SdkDir(data))
+            .serve_unix(sock2)
+            .await
+    });
+    let start = Instant::now();
+    let p = reg.get("slow", "VolumeDriver").await.unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(350));
+    assert_eq!(p.name(), "slow");
+    server.abort();
+}

@@ -189,11 +189,19 @@ pub fn merge_image_config(config: &mut ContainerConfig, image: &ImageRuntimeConf
     if config.stop_signal.is_none() {
         config.stop_signal = image.stop_signal.clone();
     }
-    if config.exposed_ports.is_none() {
-        config.exposed_ports = image.exposed_ports.clone();
+    // Ports and volumes are unions of the image's and the container's, as
+    // dockerd merges them (the CLI sends empty maps, not nulls).
+    if let Some(ports) = &image.exposed_ports {
+        let mine = config.exposed_ports.get_or_insert_with(Default::default);
+        for (k, v) in ports {
+            mine.entry(k.clone()).or_insert_with(|| v.clone());
+        }
     }
-    if config.volumes.is_none() {
-        config.volumes = image.volumes.clone();
+    if let Some(vols) = &image.volumes {
+        let mine = config.volumes.get_or_insert_with(Default::default);
+        for (k, v) in vols {
+            mine.entry(k.clone()).or_insert_with(|| v.clone());
+        }
     }
     if config.healthcheck.is_none() {
         config.healthcheck = image.healthcheck.clone();

@@ -107,6 +107,8 @@ pub struct TestImage {
     pub cmd: Vec<String>,
     pub labels: Vec<(String, String)>,
     pub created: String,
+    /// The image's `VOLUME`s.
+    pub volumes: Vec<String>,
 }
 
 impl TestImage {
@@ -121,6 +123,7 @@ impl TestImage {
             cmd: vec!["sh".into()],
             labels: vec![],
             created: "2024-01-01T00:00:00Z".into(),
+            volumes: vec![],
         }
     }
 
@@ -135,15 +138,23 @@ impl TestImage {
             .iter()
             .map(|(k, v)| (k.clone(), json!(v)))
             .collect();
+        let mut config = json!({
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Cmd": self.cmd,
+            "Labels": labels,
+        });
+        if !self.volumes.is_empty() {
+            config["Volumes"] = self
+                .volumes
+                .iter()
+                .map(|v| (v.clone(), json!({})))
+                .collect();
+        }
         serde_json::to_vec(&json!({
             "architecture": "amd64",
             "os": "linux",
             "created": self.created,
-            "config": {
-                "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                "Cmd": self.cmd,
-                "Labels": labels,
-            },
+            "config": config,
             "rootfs": {"type": "layers", "diff_ids": self.diff_ids()},
             "history": self.layers.iter().enumerate().map(|(i, _)| json!({
                 "created": self.created, "created_by": format!("layer {i}")

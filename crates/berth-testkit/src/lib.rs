@@ -1,9 +1,11 @@
 //! berth-testkit: start a real `berthd` on a temporary data root and socket,
 //! talk to it with the docker CLI or raw HTTP, build tiny images, and stop it.
 
+pub mod bins;
 pub mod daemon;
 pub mod http;
 pub mod image;
 
+pub use bins::workspace_bin;
 pub use daemon::TestDaemon;
 pub use http::{request, Response};

@@ -1,6 +1,7 @@
 //! Wire types shared by every berth crate: the Engine API's JSON shapes, the
 //! event record, and the closed set of error kinds. No I/O lives here.
 
+pub mod authz;
 pub mod container;
 pub mod error;
 pub mod event;

@@ -422,60 +422,8 @@ pub mod ipam {
     }
 }
 
-/// The authorization plugin protocol (`AuthZPlugin.AuthZReq` / `.AuthZRes`).
-pub mod authz {
-    use serde::{Deserialize, Serialize};
-    use std::collections::BTreeMap;
-
-    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-    pub struct Request {
-        #[serde(rename = "User", default)]
-        pub user: String,
-        #[serde(rename = "UserAuthNMethod", default)]
-        pub user_authn_method: String,
-        #[serde(rename = "RequestMethod", default)]
-        pub request_method: String,
-        #[serde(rename = "RequestURI", default)]
-        pub request_uri: String,
-        /// Base64 of the body, when it is JSON and small enough.
-        #[serde(
-            rename = "RequestBody",
-            default,
-            skip_serializing_if = "Option::is_none"
-        )]
-        pub request_body: Option<String>,
-        #[serde(rename = "RequestHeaders", default)]
-        pub request_headers: BTreeMap<String, String>,
-        #[serde(
-            rename = "ResponseStatusCode",
-            default,
-            skip_serializing_if = "Option::is_none"
-        )]
-        pub response_status_code: Option<u16>,
-        #[serde(
-            rename = "ResponseBody",
-            default,
-            skip_serializing_if = "Option::is_none"
-        )]
-        pub response_body: Option<String>,
-        #[serde(
-            rename = "ResponseHeaders",
-            default,
-            skip_serializing_if = "Option::is_none"
-        )]
-        pub response_headers: Option<BTreeMap<String, String>>,
-    }
-
-    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-    pub struct Response {
-        #[serde(rename = "Allow", default)]
-        pub allow: bool,
-        #[serde(rename = "Msg", default)]
-        pub msg: String,
-        #[serde(rename = "Err", default)]
-        pub err: String,
-    }
-}
+/// The authorization plugin protocol, kept here under its old path.
+pub use crate::authz;
 
 #[cfg(test)]
 mod tests {

@@ -38,6 +38,8 @@ pub struct Daemon {
     pub volumes: Arc<berth_plugins::VolumeStore>,
     /// Managed plugins (installed and run by berthd).
     pub managed: Arc<crate::plugins::Plugins>,
+    /// The authorization plugin chain every API request goes through.
+    pub authz: Arc<berth_api::authz::Authz>,
     log_reload: Box<dyn Fn(&str) + Send + Sync>,
 }
 
@@ -106,6 +108,19 @@ impl Daemon {
                 .map(|c| c.users_of_image(image_id))
                 .unwrap_or_default()
         }));
+        let authz = crate::authz::chain(plugins.clone(), cfg.authorization_plugins.clone());
+        {
+            // dockerd takes a disabled managed authz plugin out of the chain.
+            let chain = authz.clone();
+            managed.on_disable(Box::new(move |names, subsystems| {
+                if subsystems
+                    .iter()
+                    .any(|s| s == berth_types::volume::subsystem::AUTHZ)
+                {
+                    names.iter().for_each(|n| chain.remove_plugin(n));
+                }
+            }));
+        }
         Ok(Arc::new(Daemon {
             id,
             version: crate::system::build_version(&facts),
@@ -114,6 +129,7 @@ impl Daemon {
             events,
             images,
             containers,
+            authz,
             plugins,
             volumes,
             managed,
@@ -137,6 +153,7 @@ impl Daemon {
         PluginsInfo {
             log: self.plugins_log(),
             volume: self.volumes.driver_names(),
+            authorization: self.authz.plugins(),
             ..Default::default()
         }
     }
@@ -200,6 +217,7 @@ impl Daemon {
         let attrs = {
             let mut cfg = self.config.write().unwrap();
             r.apply(&mut cfg);
+            self.authz.set_plugins(cfg.authorization_plugins.clone());
             if cfg.debug {
                 cfg.log_level = "debug".into();
             }

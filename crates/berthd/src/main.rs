@@ -5,6 +5,7 @@
 //! single-threaded process, so they are dispatched here before any tokio
 //! runtime or thread exists.
 
+mod authz;
 mod config;
 mod containers;
 mod daemon;
@@ -104,7 +105,7 @@ async fn serve(
     // Plugins first (bounded wait), then volumes and networks, then containers.
     d.managed.start_enabled().await;
     d.containers.restore().await;
-    let app = berth_api::serve::App::new(routes);
+    let app = berth_api::serve::App::new(routes).with_authz(d.authz.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(berth_api::serve::serve(app, endpoints, stop_rx));

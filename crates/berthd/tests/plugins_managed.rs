@@ -15,17 +15,18 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The no-remove binary: beside berthd under target/, built if missing.
-fn no_remove_binary() -> PathBuf {
-    let bin = Path::new(BIN).with_file_name("no-remove");
+/// An example plugin's binary (`examples/PKG`): beside berthd under
+/// target/, built if missing.
+fn example_binary(pkg: &str) -> PathBuf {
+    let bin = Path::new(BIN).with_file_name(pkg);
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let st = Command::new(cargo)
-            .args(["build", "-p", "no-remove"])
+            .args(["build", "-p", pkg])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
-            .expect("running cargo build -p no-remove");
-        assert!(st.success(), "cargo build -p no-remove failed");
+            .expect("running cargo build");
+        assert!(st.success(), "cargo build -p {pkg} failed");
     }
     assert!(bin.exists(), "no {} after building", bin.display());
     bin
@@ -38,14 +39,16 @@ fn copy_into(rootfs: &Path, file: &Path) {
     std::fs::copy(file, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", file.display()));
 }
 
-/// A plugin directory: config.json and rootfs/ with the binary and the
-/// shared libraries `ldd` lists for it.
-fn plugin_dir(parent: &Path) -> PathBuf {
-    let dir = parent.join("no-remove-plugin");
+/// A plugin directory `parent/name`: config.json and rootfs/ holding
+/// example `pkg`'s binary at `/pkg`, the shared libraries `ldd` lists for
+/// it, and busybox at /bin/busybox.
+fn plugin_dir(parent: &Path, name: &str, pkg: &str, config: &str) -> PathBuf {
+    let dir = parent.join(name);
     let rootfs = dir.join("rootfs");
     std::fs::create_dir_all(&rootfs).unwrap();
-    let bin = no_remove_binary();
-    std::fs::copy(&bin, rootfs.join("no-remove")).unwrap();
+    let bin = example_binary(pkg);
+    std::fs::copy(&bin, rootfs.join(pkg)).unwrap();
+    copy_into(&rootfs, Path::new("/bin/busybox"));
     let ldd = Command::new("ldd").arg(&bin).output().expect("ldd");
     for line in String::from_utf8_lossy(&ldd.stdout).lines() {
         // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux... (0x...)"
@@ -54,19 +57,14 @@ fn plugin_dir(parent: &Path) -> PathBuf {
             None => line.split_whitespace().next(),
         };
         if let Some(p) = path.filter(|p| p.starts_with('/')) {
-            let p = Path::new(p);
-            copy_into(&rootfs, p);
-            // The loader is looked up by the path compiled into the binary.
-            if let Ok(real) = std::fs::canonicalize(p) {
-                if real != p {
-                    copy_into(&rootfs, &real);
-                }
-            }
+            copy_into(&rootfs, Path::new(p));
         }
     }
-    std::fs::write(
-        dir.join("config.json"),
-        r#"{
+    std::fs::write(dir.join("config.json"), config).unwrap();
+    dir
+}
+
+const NO_REMOVE_CONFIG: &str = r#"{
   "description": "no-remove: a volume driver that never removes a volume",
   "documentation": "https://github.com/berth/berth/tree/main/examples/no-remove",
   "interface": {"types": ["docker.volumedriver/1.0"], "socket": "no-remove.sock"},
@@ -74,11 +72,7 @@ fn plugin_dir(parent: &Path) -> PathBuf {
   "network": {"type": "none"},
   "propagatedMount": "/data",
   "env": [{"name": "DEBUG", "description": "verbosity", "settable": ["value"], "value": "0"}]
-}"#,
-    )
-    .unwrap();
-    dir
-}
+}"#;
 
 fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
@@ -92,7 +86,11 @@ fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
 }
 
 fn plugin_fmt(d: &TestDaemon, fmt: &str) -> String {
-    d.docker_ok(&["plugin", "inspect", "no-remove", "--format", fmt])
+    inspect_fmt(d, "no-remove", fmt)
+}
+
+fn inspect_fmt(d: &TestDaemon, name: &str, fmt: &str) -> String {
+    d.docker_ok(&["plugin", "inspect", name, "--format", fmt])
         .trim()
         .to_string()
 }
@@ -107,7 +105,7 @@ fn managed_plugin_demo() {
         .unwrap()
         .as_secs()
         - 1;
-    let dir = plugin_dir(d.root());
+    let dir = plugin_dir(d.root(), "no-remove-plugin", "no-remove", NO_REMOVE_CONFIG);
 
     // Create from the directory: there, but disabled.
     let o = d.docker(&["plugin", "create", "no-remove", dir.to_str().unwrap()]);
@@ -269,4 +267,81 @@ fn registry_operations_say_they_need_the_registry_client() {
     );
     let r = d.get("/plugins?filters=%7B%22nope%22%3A%7B%22x%22%3Atrue%7D%7D");
     assert_eq!(r.status, 400);
+}
+
+/// A plugin that takes 4 s to answer: enable's timeout is honoured, and a
+/// daemon start waits for it only as long as --plugin-start-timeout says,
+/// then finishes starting it in the background.
+#[test]
+fn slow_plugin_bounded_waits() {
+    let mut d = TestDaemon::start(BIN, &["--default-runtime", "runc"]);
+    let dir = plugin_dir(
+        d.root(),
+        "slow-plugin",
+        "no-remove",
+        r#"{"Interface":{"Types":["docker.volumedriver/1.0"],"Socket":"slow.sock"},
+            "Entrypoint":["/bin/busybox","sh","-c",
+                          "/bin/busybox sleep 4; exec /no-remove --name slow --root /vols"],
+            "Network":{"Type":"none"}}"#,
+    );
+    d.docker_ok(&["plugin", "create", "slow", dir.to_str().unwrap()]);
+    let t = Instant::now();
+    let o = d.docker(&["plugin", "enable", "--timeout", "1", "slow"]);
+    assert!(!o.status.success(), "enable did not time out");
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    assert!(err(&o).contains("Plugin.Activate"), "{}", err(&o));
+    assert_eq!(inspect_fmt(&d, "slow", "{{.Enabled}}"), "false");
+    d.docker_ok(&["plugin", "enable", "--timeout", "30", "slow"]);
+    assert_eq!(inspect_fmt(&d, "slow", "{{.Enabled}}"), "true");
+
+    d.stop();
+    d.extra_args
+        .extend(["--plugin-start-timeout".into(), "1".into()]);
+    let t = Instant::now();
+    d.launch().unwrap();
+    let took = t.elapsed();
+    assert!(took < Duration::from_millis(3500), "start-up took {took:?}");
+    assert_eq!(inspect_fmt(&d, "slow", "{{.Enabled}}"), "true");
+    assert_eq!(inspect_fmt(&d, "slow", "{{.State.Status}}"), "starting");
+    wait_until("the slow plugin", Duration::from_secs(20), || {
+        inspect_fmt(&d, "slow", "{{.State.Status}}") == "running"
+    });
+    d.docker_ok(&["volume", "create", "-d", "slow", "sv"]);
+    d.docker_ok(&["plugin", "disable", "-f", "slow"]);
+    d.docker_ok(&["plugin", "rm", "slow"]);
+}
+
+/// A managed authorization plugin (examples/authz-deny) is found by name
+/// through the registry: it denies `docker volume rm` and allows the rest;
+/// disabling it takes it out of the chain.
+#[test]
+fn managed_authz_plugin_denies_then_leaves_the_chain() {
+    let d = TestDaemon::start(BIN, &["--default-runtime", "runc"]);
+    let config = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/authz-deny/config.json"
+    ))
+    .unwrap();
+    let dir = plugin_dir(d.root(), "authz-plugin", "authz-deny", &config);
+    d.docker_ok(&["plugin", "create", "authz-deny", dir.to_str().unwrap()]);
+    d.docker_ok(&["plugin", "enable", "authz-deny"]);
+    d.docker_ok(&["volume", "create", "kept"]);
+    std::fs::write(
+        d.root().join("daemon.json"),
+        r#"{"authorization-plugins": ["authz-deny"]}"#,
+    )
+    .unwrap();
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_until("the reload", Duration::from_secs(10), || {
+        !d.docker(&["volume", "rm", "kept"]).status.success()
+    });
+    let o = d.docker(&["volume", "rm", "kept"]);
+    assert!(err(&o).contains("authorization denied"), "{}", err(&o));
+    d.docker_ok(&["volume", "ls"]);
+    // The disable request is allowed on the way in; its answer cannot be
+    // shown to the plugin it stopped, so the CLI may report that: the
+    // plugin is disabled and out of the chain all the same.
+    let _ = d.docker(&["plugin", "disable", "authz-deny"]);
+    assert_eq!(inspect_fmt(&d, "authz-deny", "{{.Enabled}}"), "false");
+    d.docker_ok(&["volume", "rm", "kept"]);
 }

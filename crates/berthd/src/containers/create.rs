@@ -101,7 +101,7 @@ impl Containers {
             },
         };
         let nanos = super::now_nanos();
-        let rec = ContainerRecord {
+        let mut rec = ContainerRecord {
             id: id.clone(),
             name,
             created: berth_runtime::timefmt::format_nanos(nanos),
@@ -122,7 +122,19 @@ impl Containers {
         };
         // The writable layer exists from create on, as in dockerd.
         self.images.prepare_rootfs(&image.id, &id)?;
+        // So do the volumes, and their references to this container.
+        rec.mounts = match self
+            .create_volumes(&id, &rec.config, &rec.host_config)
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = self.images.cleanup(&id);
+                return Err(e);
+            }
+        };
         if let Err(e) = self.store.insert(rec.clone()) {
+            self.release_volumes(&id, true).await;
             let _ = self.images.cleanup(&id);
             return Err(e);
         }

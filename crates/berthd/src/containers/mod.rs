@@ -10,6 +10,7 @@ mod lifecycle;
 mod list;
 mod remove;
 mod start;
+mod volumes;
 
 use berth_core::containers::{ContainerRecord, ContainerStore};
 use berth_core::events::EventBus;
@@ -62,7 +63,6 @@ pub struct Containers {
     pub store: ContainerStore,
     pub images: Arc<ImageStore>,
     pub runtimes: RwLock<RuntimeRegistry>,
-    #[allow(dead_code)] // mounted into containers at start (next commit)
     pub volumes: Arc<berth_plugins::VolumeStore>,
     events: Arc<EventBus>,
     /// berthd's own executable, re-executed as the shim and the embedded runtime.

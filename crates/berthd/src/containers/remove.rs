@@ -12,7 +12,7 @@ impl Containers {
         self: &Arc<Self>,
         reference: &str,
         force: bool,
-        _volumes: bool,
+        volumes: bool,
     ) -> Result<()> {
         let c = self.store.get(reference)?;
         let id = c.lock().unwrap().id.clone();
@@ -62,6 +62,8 @@ impl Containers {
                 first_err.get_or_insert(e.into());
             }
         }
+        self.unmount_volumes(&id).await;
+        self.release_volumes(&id, volumes).await;
         if let Err(e) = self.store.remove(&id) {
             first_err.get_or_insert(e);
         }

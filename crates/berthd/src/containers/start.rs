@@ -100,6 +100,7 @@ impl Containers {
                 Ok(())
             }
             Err(e) => {
+                self.unmount_volumes(&rec.id).await;
                 self.unmount_rootfs(&rec).await;
                 let code = if e.message.contains("executable file not found")
                     || e.message.contains("no such file or directory")
@@ -156,11 +157,19 @@ impl Containers {
             .map_err(|e| Error::internal(e.to_string()))??;
         }
 
-        let mut mounts = spec::resolve_mounts(hc, |name, _dest| {
-            Err(berth_runtime::RuntimeError::InvalidParameter(format!(
-                "named volume {name:?}: volumes are not available in this build yet"
-            )))
-        })?;
+        // Volumes: mounted with this container's ID, filled from the image
+        // on the first start; a plugin still starting is waited for.
+        let vols = self
+            .mount_volumes(
+                &rec.id,
+                &rec.mounts,
+                hc,
+                !rec.has_been_started,
+                &rootfs,
+                Some(super::volumes::PLUGIN_WAIT),
+            )
+            .await?;
+        let mut mounts = super::volumes::spec_mounts(hc, &rec.mounts, &vols)?;
         let hostname = if rec.config.hostname.is_empty() {
             rec.short_id().to_string()
         } else {
@@ -244,6 +253,7 @@ impl Containers {
             return;
         };
         let rec = c.lock().unwrap().clone();
+        self.unmount_volumes(id).await;
         self.unmount_rootfs(&rec).await;
         if let Some(shim) = &shim {
             if let Err(e) = shim.cleanup().await {
@@ -374,7 +384,13 @@ impl Containers {
                             "container {} exited while the daemon was down",
                             rec.short_id()
                         );
-                        self.handle_exit(&rec.id, &live, shim, st).await;
+                        // In the background: unmounting its volumes may
+                        // call a plugin that is not up yet.
+                        let me = self.clone();
+                        let id = rec.id.clone();
+                        tokio::spawn(async move {
+                            me.handle_exit(&id, &live, shim, st).await;
+                        });
                     }
                 }
             } else if rec.has_been_started
@@ -384,10 +400,15 @@ impl Containers {
                     "always" | "unless-stopped"
                 )
             {
-                let _op = live.op.lock().await;
-                if let Err(e) = self.start_locked(&c, &live).await {
-                    tracing::warn!("restarting {} at start-up: {}", rec.short_id(), e.message);
-                }
+                // In the background: a volume plugin this container needs
+                // may still be starting, and start-up never waits on it.
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let _op = live.op.lock().await;
+                    if let Err(e) = me.start_locked(&c, &live).await {
+                        tracing::warn!("restarting {} at start-up: {}", rec.short_id(), e.message);
+                    }
+                });
             }
         }
     }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 /// How long a stopping plugin gets between SIGTERM and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long a plugin that missed the start-up wait is still waited for.
+const LATE_READY: Duration = Duration::from_secs(600);
 /// A plugin that ran this long before crashing restarts without delay build-up.
 const HEALTHY_RUN: Duration = Duration::from_secs(10);
 
@@ -132,6 +134,7 @@ impl Plugins {
         e.rec.lock().unwrap().enabled = false;
         self.save(e)?;
         self.stop_entry(e).await;
+        self.notify_disabled(e);
         self.emit("disable", e);
         Ok(())
     }
@@ -264,6 +267,16 @@ impl Plugins {
                 e.set_run(|r| {
                     r.pid = shim.pid() as i64;
                     r.last_error = err.message.clone();
+                });
+                // Marked running when it does answer (a crash meanwhile is
+                // the supervisor's business).
+                let (me, e2, s2) = (self.clone(), e.clone(), shim.clone());
+                tokio::spawn(async move {
+                    let ready = me.wait_ready(&e2, &s2, LATE_READY).await.is_ok();
+                    if ready && e2.epoch() == epoch {
+                        me.mark_running(&e2, &s2);
+                        tracing::info!("plugin {} started (late)", e2.name());
+                    }
                 });
             }
         }

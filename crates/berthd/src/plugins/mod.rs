@@ -98,7 +98,13 @@ pub struct Plugins {
     entries: Mutex<BTreeMap<String, Arc<Entry>>>,
     /// Serialises creates, so two of one name cannot race.
     create_lock: Mutex<()>,
+    /// Told when a plugin is disabled: its registry names and subsystems
+    /// (the authorization chain drops a disabled authz plugin).
+    on_disable: Mutex<Option<DisableHook>>,
 }
+
+/// See [`Plugins::on_disable`].
+pub type DisableHook = Box<dyn Fn(&[String], &[String]) + Send + Sync>;
 
 /// `name` as dockerd shows it: `no-remove:latest`, `user/p:1.0`.
 pub fn normalise_name(name: &str) -> Result<String> {
@@ -173,7 +179,23 @@ impl Plugins {
             opts,
             entries: Mutex::new(entries),
             create_lock: Mutex::new(()),
+            on_disable: Mutex::new(None),
         }))
+    }
+
+    /// Sets what is told, with the plugin's names and subsystems, whenever
+    /// a plugin is disabled (or removed with force).
+    pub fn on_disable(&self, hook: DisableHook) {
+        *self.on_disable.lock().unwrap() = Some(hook);
+    }
+
+    fn notify_disabled(&self, e: &Entry) {
+        if let Some(h) = self.on_disable.lock().unwrap().as_ref() {
+            h(
+                &Self::registry_names(&e.name()),
+                &managed::subsystems(&e.config),
+            );
+        }
     }
 
     fn emit(&self, action: &str, e: &Entry) {
