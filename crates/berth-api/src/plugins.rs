@@ -173,9 +173,17 @@ async fn create(
         .to_string();
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let mut input = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
-    tokio::task::spawn_blocking(move || b.create(&name, &mut input))
-        .await
-        .map_err(|e| Error::internal(e.to_string()))??;
+    tokio::task::spawn_blocking(move || {
+        let r = b.create(&name, &mut input);
+        if r.is_err() {
+            // Read the rest, so the client gets the error rather than a
+            // broken pipe in the middle of its upload.
+            let _ = std::io::copy(&mut input, &mut std::io::sink());
+        }
+        r
+    })
+    .await
+    .map_err(|e| Error::internal(e.to_string()))??;
     Ok(StatusCode::NO_CONTENT)
 }
 

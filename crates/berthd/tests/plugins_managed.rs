@@ -74,6 +74,39 @@ const NO_REMOVE_CONFIG: &str = r#"{
   "env": [{"name": "DEBUG", "description": "verbosity", "settable": ["value"], "value": "0"}]
 }"#;
 
+/// A mount made inside the plugin under its PropagatedMount (/data) shows
+/// on the host under the plugin's propagated-mount dir.
+fn assert_mounts_propagate(d: &TestDaemon, volume: &str) {
+    let pid = plugin_fmt(d, "{{.State.Pid}}");
+    let id = plugin_fmt(d, "{{.Id}}");
+    let host = d
+        .data_root
+        .join("plugins")
+        .join(&id)
+        .join("propagated-mount/volumes")
+        .join(volume);
+    let st = Command::new("nsenter")
+        .args([
+            "-t",
+            &pid,
+            "-m",
+            "/bin/busybox",
+            "mount",
+            "-t",
+            "tmpfs",
+            "tmpfs",
+        ])
+        .arg(format!("/data/volumes/{volume}"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "mounting inside the plugin");
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let seen = mi
+        .lines()
+        .any(|l| l.split_whitespace().nth(4) == Some(host.to_str().unwrap()));
+    assert!(seen, "{} is not a mount point on the host", host.display());
+}
+
 fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while t.elapsed() < within {
@@ -166,6 +199,8 @@ fn managed_plugin_demo() {
         mp.ends_with("/propagated-mount/volumes/v1") && Path::new(mp).is_dir(),
         "mountpoint {mp}"
     );
+    d.docker_ok(&["volume", "create", "-d", "no-remove", "vmnt"]);
+    assert_mounts_propagate(&d, "vmnt");
 
     // Disable is refused while v1 needs it, naming v1; rm refuses an
     // enabled plugin; disable -f works, enable brings it back.
@@ -344,4 +379,22 @@ fn managed_authz_plugin_denies_then_leaves_the_chain() {
     let _ = d.docker(&["plugin", "disable", "authz-deny"]);
     assert_eq!(inspect_fmt(&d, "authz-deny", "{{.Enabled}}"), "false");
     d.docker_ok(&["volume", "rm", "kept"]);
+}
+
+/// The same plugin on berth's default (embedded) runtime, with its
+/// PropagatedMount shared back to the host.
+#[test]
+fn plugin_on_the_embedded_runtime() {
+    let d = TestDaemon::start(BIN, &[]);
+    let dir = plugin_dir(d.root(), "no-remove-plugin", "no-remove", NO_REMOVE_CONFIG);
+    d.docker_ok(&["plugin", "create", "no-remove", dir.to_str().unwrap()]);
+    let o = d.docker(&["plugin", "enable", "no-remove"]);
+    assert!(o.status.success(), "{}\n{}", err(&o), d.log_tail());
+    d.docker_ok(&["volume", "create", "-d", "no-remove", "ev"]);
+    let mp = d.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "ev"]);
+    assert!(Path::new(mp.trim()).is_dir(), "mountpoint {mp}");
+    let o = d.docker(&["volume", "rm", "ev"]);
+    assert!(err(&o).contains("protected"), "{}", err(&o));
+    assert_mounts_propagate(&d, "ev");
+    d.docker_ok(&["plugin", "rm", "-f", "no-remove"]);
 }

@@ -183,7 +183,10 @@ impl Plugins {
             },
         )?;
         if !cfg.propagated_mount.is_empty() {
-            v["linux"]["rootfsPropagation"] = json!("rshared");
+            // "shared" is the OCI spelling; runc also takes "rshared", the
+            // embedded runtime does not (it makes the root shared
+            // recursively either way).
+            v["linux"]["rootfsPropagation"] = json!("shared");
         }
         if cfg.linux.allow_all_devices {
             v["linux"]["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
