@@ -305,3 +305,60 @@ impl Registry {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scoped_paths_map_to_the_host() {
+        let s = PathScope {
+            rootfs: "/d/p/rootfs".into(),
+            propagated: Some(("/data/".into(), "/d/p/propagated-mount".into())),
+        };
+        assert_eq!(
+            s.to_host("/data/volumes/v1"),
+            "/d/p/propagated-mount/volumes/v1"
+        );
+        assert_eq!(s.to_host("/data"), "/d/p/propagated-mount/");
+        assert_eq!(s.to_host("/database/x"), "/d/p/rootfs/database/x");
+        assert_eq!(s.to_host("/var/lib/x"), "/d/p/rootfs/var/lib/x");
+        assert_eq!(s.to_host(""), "");
+        let no_prop = PathScope {
+            rootfs: "/r".into(),
+            propagated: None,
+        };
+        assert_eq!(no_prop.to_host("/data/v"), "/r/data/v");
+    }
+
+    #[tokio::test]
+    async fn named_endpoints_come_before_the_disk_and_go_away() {
+        let r = Registry::new(
+            Discovery::new(vec![], vec![]),
+            RegistryOptions {
+                activate_window: Duration::from_millis(200),
+                ..Default::default()
+            },
+        );
+        let ep = NamedEndpoint {
+            endpoint: Endpoint {
+                name: "p:latest".into(),
+                addr: crate::discovery::Addr::Unix("/nonexistent/p.sock".into()),
+                tls: None,
+                source: "/nonexistent/p.sock".into(),
+            },
+            implements: vec!["authz".into()],
+            scope: None,
+        };
+        let names = vec!["p:latest".to_string(), "p".to_string()];
+        r.add_named(&names, ep);
+        assert_eq!(r.named_for("authz"), ["p", "p:latest"]);
+        assert!(r.named_for("VolumeDriver").is_empty());
+        // Registered but not answering: unavailable, not unknown.
+        let e = r.get("p", "authz").await.unwrap_err();
+        assert!(matches!(e, Error::Unavailable { .. }), "{e}");
+        r.remove_named(&names);
+        let e = r.get("p", "authz").await.unwrap_err();
+        assert!(matches!(e, Error::NotFound(_)), "{e}");
+    }
+}

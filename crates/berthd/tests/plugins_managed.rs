@@ -385,7 +385,7 @@ fn managed_authz_plugin_denies_then_leaves_the_chain() {
 /// PropagatedMount shared back to the host.
 #[test]
 fn plugin_on_the_embedded_runtime() {
-    let d = TestDaemon::start(BIN, &[]);
+    let mut d = TestDaemon::start(BIN, &[]);
     let dir = plugin_dir(d.root(), "no-remove-plugin", "no-remove", NO_REMOVE_CONFIG);
     d.docker_ok(&["plugin", "create", "no-remove", dir.to_str().unwrap()]);
     let o = d.docker(&["plugin", "enable", "no-remove"]);
@@ -396,5 +396,15 @@ fn plugin_on_the_embedded_runtime() {
     let o = d.docker(&["volume", "rm", "ev"]);
     assert!(err(&o).contains("protected"), "{}", err(&o));
     assert_mounts_propagate(&d, "ev");
+    // berthd killed with -9: the plugin lives on in its shim, and the next
+    // berthd takes it over instead of starting another.
+    let pid = plugin_fmt(&d, "{{.State.Pid}}");
+    d.kill9();
+    d.launch().unwrap();
+    assert_eq!(
+        plugin_fmt(&d, "{{.State.Pid}} {{.State.Status}}"),
+        format!("{pid} running")
+    );
+    d.docker_ok(&["volume", "inspect", "ev"]);
     d.docker_ok(&["plugin", "rm", "-f", "no-remove"]);
 }
