@@ -199,6 +199,24 @@ fn managed_plugin_demo() {
         mp.ends_with("/propagated-mount/volumes/v1") && Path::new(mp).is_dir(),
         "mountpoint {mp}"
     );
+    // A container uses it: what it writes lands in the plugin's volume.
+    d.load_busybox();
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "v1:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo from-container > /data/f && cat /data/f",
+    ]);
+    assert!(o.status.success(), "{}\n{}", err(&o), d.log_tail());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "from-container\n");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(mp).join("f")).unwrap(),
+        "from-container\n"
+    );
     d.docker_ok(&["volume", "create", "-d", "no-remove", "vmnt"]);
     assert_mounts_propagate(&d, "vmnt");
 
