@@ -303,7 +303,7 @@ fn managed_plugin_demo() {
 }
 
 #[test]
-fn registry_operations_say_they_need_the_registry_client() {
+fn refusals_registry_operations_and_a_plugin_that_dies() {
     let d = TestDaemon::start(BIN, &["--default-runtime", "runc"]);
     let o = d.docker(&["plugin", "install", "--grant-all-permissions", "acme/p"]);
     assert!(!o.status.success());
@@ -320,6 +320,27 @@ fn registry_operations_say_they_need_the_registry_client() {
     );
     let r = d.get("/plugins?filters=%7B%22nope%22%3A%7B%22x%22%3Atrue%7D%7D");
     assert_eq!(r.status, 400);
+    let r = d.post_json("/plugins/create?name=junk", "this is not a tar");
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    // A plugin that dies at once: enable says so, with its output, and it
+    // stays disabled.
+    let dir = plugin_dir(
+        d.root(),
+        "dies",
+        "no-remove",
+        r#"{"Interface":{"Types":["docker.volumedriver/1.0"],"Socket":"d.sock"},
+            "Entrypoint":["/bin/busybox","sh","-c","echo giving up >&2; exit 3"]}"#,
+    );
+    d.docker_ok(&["plugin", "create", "dies", dir.to_str().unwrap()]);
+    let o = d.docker(&["plugin", "enable", "dies"]);
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("exited with code 3") && err(&o).contains("giving up"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(inspect_fmt(&d, "dies", "{{.Enabled}}"), "false");
+    d.docker_ok(&["plugin", "rm", "dies"]);
 }
 
 /// A plugin that takes 4 s to answer: enable's timeout is honoured, and a
@@ -377,6 +398,11 @@ fn managed_authz_plugin_denies_then_leaves_the_chain() {
     .unwrap();
     let dir = plugin_dir(d.root(), "authz-plugin", "authz-deny", &config);
     d.docker_ok(&["plugin", "create", "authz-deny", dir.to_str().unwrap()]);
+    let r = d.get("/plugins/privileges?remote=authz-deny");
+    assert_eq!(r.status, 200);
+    let privs: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(privs[0]["Name"], "network", "{privs}");
+    assert_eq!(privs[0]["Value"][0], "host", "{privs}");
     d.docker_ok(&["plugin", "enable", "authz-deny"]);
     d.docker_ok(&["volume", "create", "kept"]);
     std::fs::write(
