@@ -15,7 +15,24 @@ pub struct TestDaemon {
     pub pidfile: PathBuf,
     pub log: PathBuf,
     pub extra_args: Vec<String>,
+    /// This daemon's own default bridge and its subnet (`--bridge`,
+    /// `--bip`), so test daemons running in parallel never share one.
+    pub bridge: String,
+    pub bip: String,
     child: Option<Child>,
+}
+
+/// A bridge name (at most 15 bytes) and a /24 in 10.128.0.0/9, unique per
+/// test process (pid) and per daemon in it (a counter).
+pub fn unique_bridge() -> (String, String) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let pid = std::process::id();
+    let k = (pid % 512) * 64 + n % 64;
+    (
+        format!("bt{}x{n}", pid % 100_000),
+        format!("10.{}.{}.1/24", 128 + (k >> 8), k & 255),
+    )
 }
 
 /// Spawns `cmd` from a thread that lives as long as the test process, with
@@ -52,7 +69,10 @@ impl TestDaemon {
             .expect("tempdir");
         let root = dir.path().to_path_buf();
         std::fs::write(root.join("daemon.json"), "{}").expect("daemon.json");
+        let (bridge, bip) = unique_bridge();
         TestDaemon {
+            bridge,
+            bip,
             bin: bin.into(),
             socket: root.join("berth.sock"),
             data_root: root.join("data"),
@@ -86,6 +106,10 @@ impl TestDaemon {
             self.pidfile.display().to_string(),
             "--config-file".into(),
             self.dir.path().join("daemon.json").display().to_string(),
+            "--bridge".into(),
+            self.bridge.clone(),
+            "--bip".into(),
+            self.bip.clone(),
         ]
     }
 
