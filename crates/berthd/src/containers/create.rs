@@ -17,7 +17,7 @@ impl Containers {
         let ContainerCreateRequest {
             mut config,
             host_config: mut hc,
-            networking_config,
+            mut networking_config,
         } = req;
         let image = self.images.get(&config.image).map_err(|e| {
             let e: Error = e.into();
@@ -58,7 +58,7 @@ impl Containers {
                 )))
             }
         }
-        self.check_network(&mut hc, &networking_config).await?;
+        self.check_network(&mut hc, &mut networking_config).await?;
         // Mount specifications are checked now, so a bad one is a 400 at
         // create rather than a failure at start.
         spec::resolve_mounts(&hc, |name, _dest| {

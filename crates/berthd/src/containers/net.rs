@@ -34,19 +34,27 @@ pub(super) fn mode_name(hc: &HostConfig) -> String {
 impl Containers {
     /// At create: `container:NAME` becomes `container:<full id>` (so a
     /// rename does not break it), a named network must exist, and the
-    /// container modes take no published ports.
+    /// container modes take no published ports. The CLI keys the endpoint
+    /// of the mode by the mode as typed (`default`); it is kept under the
+    /// network's name.
     pub(super) async fn check_network(
         &self,
         hc: &mut HostConfig,
-        nc: &NetworkingConfig,
+        nc: &mut NetworkingConfig,
     ) -> Result<()> {
         let mode = mode_name(hc);
+        if let Some(es) = nc.endpoints_config.remove("default") {
+            nc.endpoints_config.entry(mode.clone()).or_insert(es);
+        }
+        let shared = mode == "host" || mode == "none" || mode.starts_with("container:");
+        if shared {
+            nc.endpoints_config.remove(&mode);
+        }
         if let Some(other) = mode.strip_prefix("container:") {
             let c = self.store.get(other)?;
             let id = c.lock().unwrap().id.clone();
             hc.network_mode = format!("container:{id}");
         }
-        let shared = mode == "host" || mode == "none" || mode.starts_with("container:");
         if shared && mode != "host" && (!hc.port_bindings.is_empty() || hc.publish_all_ports) {
             return Err(Error::invalid(
                 "conflicting options: port publishing and the container type network mode",
