@@ -32,9 +32,11 @@ pub(super) fn mode_name(hc: &HostConfig) -> String {
 }
 
 impl Containers {
-    /// At create: `container:NAME` becomes `container:<full id>` (so a
-    /// rename does not break it), a named network must exist, and the
-    /// container modes take no published ports. The CLI keys the endpoint
+    /// At create: `container:NAME` becomes `container:<full id>` when
+    /// NAME exists (so a rename does not break it) and the shared modes
+    /// take no published ports. Unknown networks and containers are
+    /// reported at start, as dockerd does: a 404 from create would make
+    /// the CLI try to pull the image. The CLI keys the endpoint
     /// of the mode by the mode as typed (`default`); it is kept under the
     /// network's name.
     pub(super) async fn check_network(
@@ -51,23 +53,15 @@ impl Containers {
             nc.endpoints_config.remove(&mode);
         }
         if let Some(other) = mode.strip_prefix("container:") {
-            let c = self.store.get(other)?;
-            let id = c.lock().unwrap().id.clone();
-            hc.network_mode = format!("container:{id}");
+            if let Ok(c) = self.store.get(other) {
+                let id = c.lock().unwrap().id.clone();
+                hc.network_mode = format!("container:{id}");
+            }
         }
         if shared && mode != "host" && (!hc.port_bindings.is_empty() || hc.publish_all_ports) {
             return Err(Error::invalid(
                 "conflicting options: port publishing and the container type network mode",
             ));
-        }
-        let Some(m) = self.network.get() else {
-            return Ok(());
-        };
-        if !shared {
-            m.inspect(&mode).await?;
-        }
-        for net in nc.endpoints_config.keys() {
-            m.inspect(net).await?;
         }
         Ok(())
     }
