@@ -17,10 +17,11 @@ use std::sync::Arc;
 /// prefix) to `(full id, name without the leading slash)`.
 pub trait ContainerLookup: Send + Sync + 'static {
     fn resolve(&self, reference: &str) -> Result<(String, String)>;
-    /// For a container that is not running, records (`Some`) or forgets
-    /// (`None`) its endpoint on `network` in its NetworkingConfig, so its
-    /// next start joins (or skips) it; `Ok(false)` when it is running.
-    fn configure_stopped(
+    /// Records (`Some`) or forgets (`None`) a container's endpoint on
+    /// `network` in its NetworkingConfig, so its next start joins (or
+    /// skips) it, as dockerd keeps connections across restarts. Returns
+    /// whether the container is running (then the caller acts now too).
+    fn record_endpoint(
         &self,
         cid: &str,
         network: &str,
@@ -35,16 +36,13 @@ impl ContainerLookup for crate::containers::Containers {
         Ok((r.id.clone(), r.name.trim_start_matches('/').to_string()))
     }
 
-    fn configure_stopped(
+    fn record_endpoint(
         &self,
         cid: &str,
         network: &str,
         settings: Option<berth_types::container::EndpointSettings>,
     ) -> Result<bool> {
         let c = self.store.get(cid)?;
-        if c.lock().unwrap().state.running {
-            return Ok(false);
-        }
         self.store.update(&c, |r| {
             let eps = &mut r.networking.endpoints_config;
             match settings {
@@ -59,8 +57,8 @@ impl ContainerLookup for crate::containers::Containers {
                     }
                 }
             }
-        })?;
-        Ok(true)
+            r.state.running
+        })
     }
 }
 
@@ -120,13 +118,17 @@ impl NetworkBackend for Backend {
                 n.name
             )));
         }
-        if self
+        if !self
             .lookup
-            .configure_stopped(&cid, &n.name, Some(s.clone()))?
+            .record_endpoint(&cid, &n.name, Some(s.clone()))?
         {
             return Ok(());
         }
-        Ok(self.mgr.connect(id, &cid, s).await?)
+        if let Err(e) = self.mgr.connect(id, &cid, s).await {
+            let _ = self.lookup.record_endpoint(&cid, &n.name, None);
+            return Err(e.into());
+        }
+        Ok(())
     }
     async fn disconnect(&self, id: &str, req: NetworkDisconnectRequest) -> Result<()> {
         // A removed container's endpoint can still be forced off by id.
@@ -142,17 +144,16 @@ impl NetworkBackend for Backend {
             }
             Err(e) => return Err(e),
         };
-        if let Ok(n) = self.mgr.inspect(id).await {
-            if !n.containers.contains_key(&cid)
-                && self
-                    .lookup
-                    .configure_stopped(&cid, &n.name, None)
-                    .unwrap_or(false)
-            {
+        let n = self.mgr.inspect(id).await?;
+        if !n.containers.contains_key(&cid) {
+            // Not attached now: a stopped container's configured network.
+            if matches!(self.lookup.record_endpoint(&cid, &n.name, None), Ok(false)) {
                 return Ok(());
             }
         }
-        Ok(self.mgr.disconnect(id, &cid, req.force).await?)
+        self.mgr.disconnect(id, &cid, req.force).await?;
+        let _ = self.lookup.record_endpoint(&cid, &n.name, None);
+        Ok(())
     }
     async fn prune(&self, filters: Filters) -> Result<NetworkPruneResponse> {
         Ok(NetworkPruneResponse {

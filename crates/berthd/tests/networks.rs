@@ -676,3 +676,58 @@ fn running_container_keeps_networking_across_restart() {
     d.docker_ok(&["rm", "-f", "survivor"]);
     assert!(TcpListener::bind(("127.0.0.1", p)).is_ok());
 }
+
+#[test]
+fn connections_are_kept_in_the_container_across_restarts() {
+    let d = daemon();
+    let (subnet, p) = unique_subnet();
+    d.docker_ok(&["network", "create", "--subnet", &subnet, "keepnet"]);
+    // Connected while stopped: joined at start, with its static address.
+    d.docker_ok(&["create", "--name", "keep1", "busybox", "sleep", "60"]);
+    let ip = format!("{p}.50");
+    d.docker_ok(&["network", "connect", "--ip", &ip, "keepnet", "keep1"]);
+    d.docker_ok(&["start", "keep1"]);
+    let fmt = "{{.NetworkSettings.Networks.keepnet.IPAddress}} {{.NetworkSettings.Networks.bridge.IPAddress}}";
+    let both = inspect(&d, "keep1", fmt);
+    assert!(
+        both.starts_with(&format!("{ip} {}.", prefix_of(&d))),
+        "{both}"
+    );
+    // Connected while running: still there after stop and start.
+    d.docker_ok(&["run", "-d", "--name", "keep2", "busybox", "sleep", "60"]);
+    d.docker_ok(&["network", "connect", "--alias", "k2", "keepnet", "keep2"]);
+    d.docker_ok(&["stop", "-t", "0", "keep2"]);
+    assert_eq!(
+        inspect(
+            &d,
+            "keep2",
+            "{{.NetworkSettings.Networks.keepnet.IPAddress}}"
+        ),
+        ""
+    );
+    d.docker_ok(&["start", "keep2"]);
+    let o = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "keepnet",
+        "busybox",
+        "sh",
+        "-c",
+        "ping -c1 -W3 k2 >/dev/null && echo OK",
+    ]);
+    assert_eq!(o.trim(), "OK");
+    // Disconnected while running: not rejoined at the next start.
+    d.docker_ok(&["network", "disconnect", "keepnet", "keep2"]);
+    d.docker_ok(&["restart", "-t", "0", "keep2"]);
+    assert_eq!(
+        inspect(
+            &d,
+            "keep2",
+            "{{with .NetworkSettings.Networks.keepnet}}joined{{end}}"
+        ),
+        ""
+    );
+    d.docker_ok(&["rm", "-f", "keep1", "keep2"]);
+    d.docker_ok(&["network", "rm", "keepnet"]);
+}
