@@ -284,9 +284,7 @@ fn user_network_static_ip_aliases_and_dns() {
         ),
         nid
     );
-    let script = format!(
-        "cat /etc/resolv.conf; nslookup web1 127.0.0.11; ping -c1 -W3 webalias >/dev/null && echo PING-ALIAS; wget -q -O- http://web1/; wget -q -O- http://webalias/"
-    );
+    let script = "cat /etc/resolv.conf; nslookup web1 127.0.0.11; ping -c1 -W3 webalias >/dev/null && echo PING-ALIAS; wget -q -O- http://web1/; wget -q -O- http://webalias/";
     let o = d.docker(&[
         "run",
         "--rm",
@@ -295,7 +293,7 @@ fn user_network_static_ip_aliases_and_dns() {
         "busybox",
         "sh",
         "-c",
-        &script,
+        script,
     ]);
     let text = out(&o);
     assert!(o.status.success(), "{text}\n{}\n{}", err(&o), d.log_tail());
