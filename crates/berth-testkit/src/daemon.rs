@@ -23,7 +23,8 @@ pub struct TestDaemon {
 }
 
 /// A bridge name and a /24 in 10.128.0.0/9, unique per test process (its
-/// pid, in base 36) and per daemon in it (a counter): `bk<pid>x<n>`, at
+/// pid, in base 32: digits `0-9a-v`, never `x`) and per daemon in it (a
+/// counter): `bk<pid>x<n>`, at
 /// most 10 characters, so berthd's per-bridge firewall table
 /// (`berth_<bridge>`) is unique too. The first call also removes the
 /// bridges and tables of test processes that are gone (a shared daemon
@@ -37,16 +38,16 @@ pub fn unique_bridge() -> (String, String) {
     let pid = std::process::id();
     let k = (pid % 512) * 64 + n % 64;
     (
-        format!("bk{}x{}", base36(pid), n % 100),
+        format!("bk{}x{}", base32(pid), n % 100),
         format!("10.{}.{}.1/24", 128 + (k >> 8), k & 255),
     )
 }
 
-fn base36(mut v: u32) -> String {
+fn base32(mut v: u32) -> String {
     let mut s = Vec::new();
     loop {
-        s.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(v % 36) as usize]);
-        v /= 36;
+        s.push(b"0123456789abcdefghijklmnopqrstuv"[(v % 32) as usize]);
+        v /= 32;
         if v == 0 {
             break;
         }
@@ -73,7 +74,7 @@ fn sweep_stale_bridges() {
         let Some((pid, _)) = name.strip_prefix("bk").and_then(|r| r.split_once('x')) else {
             continue;
         };
-        let Ok(pid) = u32::from_str_radix(pid, 36) else {
+        let Ok(pid) = u32::from_str_radix(pid, 32) else {
             continue;
         };
         if !Path::new(&format!("/proc/{pid}")).exists() {

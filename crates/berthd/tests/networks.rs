@@ -34,6 +34,25 @@ fn daemon_alone() -> RwLockWriteGuard<'static, TestDaemon> {
     shared().write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Removes containers, then networks, when dropped — also after a failed
+/// assertion, so one failing test leaks nothing into the others.
+struct Cleanup<'a> {
+    d: &'a TestDaemon,
+    containers: &'a [&'a str],
+    networks: &'a [&'a str],
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        for c in self.containers {
+            let _ = self.d.docker(&["rm", "-f", c]);
+        }
+        for n in self.networks {
+            let _ = self.d.docker(&["network", "rm", n]);
+        }
+    }
+}
+
 fn out(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -111,6 +130,11 @@ fn inspect(d: &TestDaemon, what: &str, fmt: &str) -> String {
 #[test]
 fn bridge_gives_an_address_and_reaches_the_gateway() {
     let d = daemon();
+    let _cleanup = Cleanup {
+        d: &d,
+        containers: &["br-inspect"],
+        networks: &[],
+    };
     let gw = gateway_of(&d);
     // A server on the gateway address (the daemon's own bridge).
     let l = TcpListener::bind((gw.as_str(), 0)).unwrap();
@@ -177,6 +201,11 @@ fn bridge_gives_an_address_and_reaches_the_gateway() {
 #[test]
 fn published_port_serves_the_host_and_is_freed() {
     let d = daemon();
+    let _cleanup = Cleanup {
+        d: &d,
+        containers: &["pub1", "pub2"],
+        networks: &[],
+    };
     let port = free_port();
     let spec = format!("127.0.0.1:{port}:80");
     let id = httpd(&d, "pub1", &["-p", &spec], "hello-berth");
@@ -228,6 +257,11 @@ fn published_port_serves_the_host_and_is_freed() {
 #[test]
 fn publish_all_takes_the_exposed_ports() {
     let d = daemon();
+    let _cleanup = Cleanup {
+        d: &d,
+        containers: &["puball"],
+        networks: &[],
+    };
     let id = httpd(&d, "puball", &["--expose", "80", "-P"], "from-P");
     let hp = inspect(
         &d,
@@ -246,6 +280,11 @@ fn publish_all_takes_the_exposed_ports() {
 #[test]
 fn user_network_static_ip_aliases_and_dns() {
     let d = daemon();
+    let _cleanup = Cleanup {
+        d: &d,
+        containers: &["web1"],
+        networks: &["usernet1"],
+    };
     let (subnet, p) = unique_subnet();
     let net = "usernet1";
     let nid = d.docker_ok(&["network", "create", "--subnet", &subnet, net]);
@@ -313,6 +352,11 @@ fn user_network_static_ip_aliases_and_dns() {
 #[test]
 fn internal_network_reaches_peers_only() {
     let d = daemon();
+    let _cleanup = Cleanup {
+        d: &d,
+        containers: &["int-peer"],
+        networks: &["intnet"],
+    };
     let (subnet, _) = unique_subnet();
     d.docker_ok(&[
         "network",
@@ -352,6 +396,11 @@ fn internal_network_reaches_peers_only() {
 #[test]
 fn host_none_and_etc_files() {
     let d = daemon();
+    let _cleanup = Cleanup {
+        d: &d,
+        containers: &["not-running"],
+        networks: &[],
+    };
     // none: loopback only.
     let o = d.docker_ok(&[
         "run",
@@ -472,6 +521,11 @@ fn about(ev: &[String], id: &str) -> Vec<String> {
 #[test]
 fn events_connect_disconnect_create_destroy_prune() {
     let d = daemon();
+    let _cleanup = Cleanup {
+        d: &d,
+        containers: &["ev1"],
+        networks: &["evnet"],
+    };
     let mut id = String::new();
     let ev = network_events(&d, "network=bridge", || {
         id = d
@@ -678,6 +732,11 @@ fn running_container_keeps_networking_across_restart() {
 #[test]
 fn connections_are_kept_in_the_container_across_restarts() {
     let d = daemon();
+    let _cleanup = Cleanup {
+        d: &d,
+        containers: &["keep1", "keep2"],
+        networks: &["keepnet"],
+    };
     let (subnet, p) = unique_subnet();
     d.docker_ok(&["network", "create", "--subnet", &subnet, "keepnet"]);
     // Connected while stopped: joined at start, with its static address.
