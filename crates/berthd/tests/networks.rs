@@ -725,6 +725,27 @@ fn running_container_keeps_networking_across_restart() {
         d.docker_ok(&["port", "survivor"]).trim(),
         format!("80/tcp -> 127.0.0.1:{p}")
     );
+
+    // Dies while the daemon is down: the restarted daemon finds it dead
+    // and tears its networking down (namespace, veth, port).
+    let pid: i32 = inspect(&d, &id, "{{.State.Pid}}").parse().unwrap();
+    assert!(pid > 0);
+    d.stop();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    d.launch().unwrap();
+    assert_eq!(inspect(&d, &id, "{{.State.Running}}"), "false");
+    let after = footprint(&d);
+    assert_eq!(after.veths, before.veths - 1, "{after:?} {before:?}");
+    assert_eq!(after.netns, before.netns - 1, "{after:?} {before:?}");
+    assert!(
+        TcpListener::bind(("127.0.0.1", p)).is_ok(),
+        "port {p} still held by the restarted daemon"
+    );
     d.docker_ok(&["rm", "-f", "survivor"]);
     assert!(TcpListener::bind(("127.0.0.1", p)).is_ok());
 }
