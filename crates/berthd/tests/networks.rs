@@ -426,6 +426,17 @@ fn host_none_and_etc_files() {
     assert!(o.lines().any(|l| l == d.bridge), "{o}");
     let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
     assert_eq!(o.lines().last().unwrap(), host);
+    // host: the host's resolv.conf as it is (loopback resolvers included).
+    let o = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert_eq!(o, std::fs::read_to_string("/etc/resolv.conf").unwrap());
     // --hostname, --add-host, --dns in the managed files.
     let o = d.docker_ok(&[
         "run",

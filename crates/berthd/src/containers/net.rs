@@ -122,6 +122,28 @@ impl Containers {
         Ok(plan)
     }
 
+    /// `--network host`: the host's resolv.conf as it is, loopback
+    /// resolvers included (they are reachable from the host's namespace),
+    /// as dockerd does, unless `--dns*` options were given.
+    pub(super) fn host_mode_resolv(
+        &self,
+        rec: &ContainerRecord,
+        data_dir: &std::path::Path,
+        host_resolv: &str,
+    ) -> Result<()> {
+        let hc = &rec.host_config;
+        if mode_name(hc) != "host"
+            || !hc.dns.is_empty()
+            || !hc.dns_search.is_empty()
+            || !hc.dns_options.is_empty()
+            || host_resolv.is_empty()
+        {
+            return Ok(());
+        }
+        berth_core::atomic::write_atomic(&data_dir.join("resolv.conf"), host_resolv.as_bytes())
+            .map_err(|e| Error::internal(format!("writing resolv.conf: {e}")))
+    }
+
     /// At every exit (and a failed start): frees ports, endpoints and the
     /// namespace. Failures are logged; nothing here may keep an exit from
     /// being recorded.

@@ -196,6 +196,7 @@ impl Containers {
                 &host_resolv,
             )?,
         };
+        self.host_mode_resolv(rec, &data_dir, &host_resolv)?;
         for m in etc {
             if !mounts.iter().any(|x| x.destination == m.destination) {
                 mounts.push(m);
