@@ -58,6 +58,11 @@ fn load(socket: &Path, archive: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Loads the test busybox image (`busybox:latest`).
+pub fn load_busybox(socket: &Path) -> Result<(), String> {
+    load(socket, &busybox_archive())
+}
+
 /// A ~100 MB image of `layers` layers of incompressible data.
 pub fn big_image(total: usize, layers: usize) -> Vec<u8> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;

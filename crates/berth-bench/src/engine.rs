@@ -44,7 +44,16 @@ pub struct EngineSpec {
     pub binary: PathBuf,
     /// Appended to the flags the bench passes.
     pub extra_args: Vec<String>,
+    /// Give the engine a default bridge of its own (the `network` suite): dockerd gets
+    /// `docker0` on a private /24 instead of `--bridge=none` (still without iptables, so
+    /// published ports go through its userland proxy), berthd `berthbench0`.
+    pub network: bool,
 }
+
+/// The default bridges of the engines under the `network` suite.
+pub const DOCKERD_BIP: &str = "10.197.0.1/24";
+pub const BERTHD_BRIDGE: &str = "berthbench0";
+pub const BERTHD_BIP: &str = "10.196.0.1/24";
 
 /// The paths of one engine's private root.
 #[derive(Debug, Clone)]
@@ -86,14 +95,17 @@ impl EngineSpec {
         // Both read a daemon.json from /etc by default; the host's must not change the figures.
         flag("--config-file", &p.config);
         if self.kind == EngineKind::Dockerd {
-            for f in [
-                "--iptables=false",
-                "--ip-masq=false",
-                "--ip-forward=false",
-                "--bridge=none",
-            ] {
+            for f in ["--iptables=false", "--ip-masq=false", "--ip-forward=false"] {
                 a.push(f.into());
             }
+            if self.network {
+                a.push(format!("--bip={DOCKERD_BIP}").into());
+            } else {
+                a.push("--bridge=none".into());
+            }
+        } else if self.network {
+            a.push(format!("--bridge={BERTHD_BRIDGE}").into());
+            a.push(format!("--bip={BERTHD_BIP}").into());
         }
         a.extend(self.extra_args.iter().map(OsString::from));
         a
@@ -159,14 +171,18 @@ impl Drop for TempRoot {
 /// Paths outside its roots that dockerd 20.10 creates whatever its flags: its trust key in
 /// /etc/docker (no flag moves it) and the plugin socket directory in /run/docker. Those that did
 /// not exist when the guard was made are removed when it is dropped (directories only if empty).
+/// So is `docker0`, which dockerd leaves behind when it had a bridge (the `network` suite).
 pub struct HostLeftovers {
     created: Vec<PathBuf>,
 }
+
+const DOCKER0: &str = "/sys/class/net/docker0";
 
 impl HostLeftovers {
     pub fn watch(kind: EngineKind) -> HostLeftovers {
         let candidates: &[&str] = match kind {
             EngineKind::Dockerd => &[
+                DOCKER0,
                 "/etc/docker/key.json",
                 "/etc/docker",
                 "/run/docker/plugins",
@@ -187,6 +203,14 @@ impl HostLeftovers {
 impl Drop for HostLeftovers {
     fn drop(&mut self) {
         for p in &self.created {
+            if p == Path::new(DOCKER0) {
+                if p.exists() {
+                    let _ = std::process::Command::new("ip")
+                        .args(["link", "del", "docker0"])
+                        .status();
+                }
+                continue;
+            }
             match fs::symlink_metadata(p) {
                 Ok(m) if m.is_dir() => {
                     let _ = fs::remove_dir(p);
@@ -411,6 +435,7 @@ mod tests {
             kind: EngineKind::Berthd,
             binary: "berthd".into(),
             extra_args: vec!["--x".into()],
+            network: false,
         };
         let a: Vec<String> = spec
             .args(&p)
@@ -437,6 +462,7 @@ mod tests {
             kind: EngineKind::Dockerd,
             binary: "dockerd".into(),
             extra_args: vec![],
+            network: false,
         };
         let a: Vec<String> = spec
             .args(&p)
@@ -467,6 +493,7 @@ mod tests {
             kind: EngineKind::Berthd,
             binary: "/bin/sh".into(),
             extra_args: vec![],
+            network: false,
         };
         // sh rejects "-H": the start fails at once with sh's complaint, not after the timeout.
         let t = Instant::now();

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod docker_suites;
 pub mod engine;
 pub mod http;
+pub mod network_suite;
 pub mod procfs;
 pub mod report;
 pub mod stats;

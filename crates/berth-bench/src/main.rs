@@ -47,6 +47,9 @@ struct LoadArgs {
     /// Untimed requests per endpoint before the timed ones.
     #[arg(long, default_value_t = 100)]
     warmup: usize,
+    /// MiB piped container to container by the `network` suite.
+    #[arg(long, default_value_t = 512)]
+    net_mib: usize,
 }
 
 impl LoadArgs {
@@ -54,6 +57,7 @@ impl LoadArgs {
         Options {
             requests: self.requests.max(1),
             warmup: self.warmup,
+            net_mib: self.net_mib.max(1),
             ..Options::default()
         }
     }
@@ -158,6 +162,7 @@ fn main() -> Result<()> {
 
 fn compare(args: CompareArgs) -> Result<()> {
     become_subreaper();
+    let network = args.suites.contains(&Suite::Network);
     let opts = CompareOptions {
         starts: args.starts,
         start_timeout: Duration::from_secs(args.start_timeout),
@@ -171,11 +176,13 @@ fn compare(args: CompareArgs) -> Result<()> {
             kind,
             binary: args.berthd.clone().unwrap_or_else(default_berthd),
             extra_args: args.berthd_args.clone(),
+            network,
         },
         EngineKind::Dockerd => EngineSpec {
             kind,
             binary: args.dockerd.clone(),
             extra_args: args.dockerd_args.clone(),
+            network,
         },
     };
     let mut reports: Vec<EngineReport> = Vec::new();

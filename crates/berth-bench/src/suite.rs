@@ -32,6 +32,8 @@ pub struct Options {
     pub timeout: Duration,
     /// `docker run`s in a row for the `run` suite.
     pub runs: usize,
+    /// MiB piped container to container by the `network` suite.
+    pub net_mib: usize,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
             warmup: 100,
             timeout: Duration::from_secs(30),
             runs: 10,
+            net_mib: 512,
         }
     }
 }
@@ -61,7 +64,9 @@ pub enum Suite {
     Images,
     /// `docker run --rm busybox true`: in a row and 20 at once, per runtime.
     Run,
-    // Later issues: Net.
+    /// Container-to-container throughput over the bridge and connect latency to a port
+    /// published on 127.0.0.1. `compare` then gives both engines a bridge of their own.
+    Network,
 }
 
 impl Suite {
@@ -73,6 +78,9 @@ impl Suite {
             Suite::Api => api(socket, opts),
             Suite::Images => crate::docker_suites::images(socket),
             Suite::Run => crate::docker_suites::run(socket, opts.runs),
+            Suite::Network => {
+                crate::network_suite::network(socket, opts.net_mib, opts.requests.min(1000))
+            }
         }
     }
 }

@@ -3,7 +3,9 @@
 //! ID prefixes and dockerd's naming rules.
 
 use crate::atomic::write_json;
-use berth_types::container::{ContainerConfig, ContainerState, HostConfig, MountPoint, ZERO_TIME};
+use berth_types::container::{
+    ContainerConfig, ContainerState, HostConfig, MountPoint, NetworkingConfig, ZERO_TIME,
+};
 use berth_types::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -44,6 +46,10 @@ pub struct ContainerRecord {
     /// Unix nanoseconds of the last start, for `execDuration`.
     #[serde(default)]
     pub started_nanos: i64,
+    /// `NetworkingConfig` of create (aliases, static IPs, extra networks),
+    /// plus networks a stopped container was connected to.
+    #[serde(default)]
+    pub networking: NetworkingConfig,
 }
 
 impl ContainerRecord {

@@ -1050,6 +1050,8 @@ impl NetworkManager {
         let ifname = format!("eth{ifindex}");
         let mac = link::mac_for(ip);
         let (bridge, mtu) = (n.bridge.clone(), n.mtu.max(68));
+        // As in dockerd, an --internal network gives no default route.
+        let default_route = gateway && !n.internal;
         let r = async {
             self.nl.add_veth(&veth, &peer, &bridge, mtu, &netns).await?;
             let (p2, i2, ns2) = (peer.clone(), ifname.clone(), netns.clone());
@@ -1058,7 +1060,7 @@ impl NetworkManager {
                 netns::run_in(&ns2, move || {
                     link::block_on(async move {
                         Netlink::connect()?
-                            .configure_peer(&p2, &i2, mac, ip, prefix, gateway.then_some(gw))
+                            .configure_peer(&p2, &i2, mac, ip, prefix, default_route.then_some(gw))
                             .await
                     })
                 })

@@ -15,7 +15,76 @@ pub struct TestDaemon {
     pub pidfile: PathBuf,
     pub log: PathBuf,
     pub extra_args: Vec<String>,
+    /// This daemon's own default bridge and its subnet (`--bridge`,
+    /// `--bip`), so test daemons running in parallel never share one.
+    pub bridge: String,
+    pub bip: String,
     child: Option<Child>,
+}
+
+/// A bridge name and a /24 in 10.128.0.0/9, unique per test process (its
+/// pid, in base 32: digits `0-9a-v`, never `x`) and per daemon in it (a
+/// counter): `bk<pid>x<n>`, at
+/// most 10 characters, so berthd's per-bridge firewall table
+/// (`berth_<bridge>`) is unique too. The first call also removes the
+/// bridges and tables of test processes that are gone (a shared daemon
+/// dies with its test binary, without a clean shutdown).
+pub fn unique_bridge() -> (String, String) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if n == 0 {
+        sweep_stale_bridges();
+    }
+    let pid = std::process::id();
+    let k = (pid % 512) * 64 + n % 64;
+    (
+        format!("bk{}x{}", base32(pid), n % 100),
+        format!("10.{}.{}.1/24", 128 + (k >> 8), k & 255),
+    )
+}
+
+fn base32(mut v: u32) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b"0123456789abcdefghijklmnopqrstuv"[(v % 32) as usize]);
+        v /= 32;
+        if v == 0 {
+            break;
+        }
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap()
+}
+
+fn sweep_stale_bridges() {
+    let Ok(o) = Command::new("ip")
+        .args(["-o", "link", "show", "type", "bridge"])
+        .output()
+    else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let Some(name) = line
+            .split(": ")
+            .nth(1)
+            .map(|n| n.split('@').next().unwrap_or(n))
+        else {
+            continue;
+        };
+        let Some((pid, _)) = name.strip_prefix("bk").and_then(|r| r.split_once('x')) else {
+            continue;
+        };
+        let Ok(pid) = u32::from_str_radix(pid, 32) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Command::new("ip").args(["link", "del", name]).status();
+            let _ = Command::new("nft")
+                .args(["delete", "table", "ip", &format!("berth_{name}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
 }
 
 /// Spawns `cmd` from a thread that lives as long as the test process, with
@@ -52,7 +121,10 @@ impl TestDaemon {
             .expect("tempdir");
         let root = dir.path().to_path_buf();
         std::fs::write(root.join("daemon.json"), "{}").expect("daemon.json");
+        let (bridge, bip) = unique_bridge();
         TestDaemon {
+            bridge,
+            bip,
             bin: bin.into(),
             socket: root.join("berth.sock"),
             data_root: root.join("data"),
@@ -86,6 +158,10 @@ impl TestDaemon {
             self.pidfile.display().to_string(),
             "--config-file".into(),
             self.dir.path().join("daemon.json").display().to_string(),
+            "--bridge".into(),
+            self.bridge.clone(),
+            "--bip".into(),
+            self.bip.clone(),
         ]
     }
 

@@ -11,6 +11,7 @@ mod containers;
 mod daemon;
 mod images;
 mod listeners;
+mod networks;
 mod pidfile;
 mod plugins;
 mod system;
@@ -94,17 +95,24 @@ async fn serve(
     let mut hup = signal(SignalKind::hangup())?;
 
     let (endpoints, sockets) = listeners::bind_all(&cfg, &hosts)?;
+    let net_cfg = networks::net_config(&cfg)?;
     let d = daemon::Daemon::new(cfg, log_reload)?;
+    let netmgr = berth_network::NetworkManager::start(net_cfg, d.events.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("starting networking: {e}"))?;
+    let _ = d.containers.network.set(netmgr.clone());
     let routes = axum::Router::new()
         .merge(berth_api::system::routes(system::backend(d.clone())))
         .merge(berth_api::events::routes(d.events.clone()))
         .merge(containers::backend::routes(d.containers.clone()))
         .merge(images::routes(d.images.clone(), d.events.clone()))
         .merge(volumes::routes(d.volumes.clone()))
-        .merge(plugins::backend::routes(d.managed.clone()));
+        .merge(plugins::backend::routes(d.managed.clone()))
+        .merge(networks::routes(netmgr.clone(), d.containers.clone()));
     // Plugins first (bounded wait), then volumes and networks, then containers.
     d.managed.start_enabled().await;
     d.containers.restore().await;
+    networks::sweep(&netmgr, &d.containers).await;
     let app = berth_api::serve::App::new(routes).with_authz(d.authz.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -132,6 +140,9 @@ async fn serve(
     d.events.shutdown();
     let _ = stop_tx.send(true);
     let _ = server.await;
+    if let Err(e) = netmgr.shutdown().await {
+        tracing::warn!("network shutdown: {e}");
+    }
     d.managed.shutdown().await;
     if let Err(e) = d.events.sync() {
         tracing::warn!("syncing the event journal: {e}");

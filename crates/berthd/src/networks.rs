@@ -17,6 +17,16 @@ use std::sync::Arc;
 /// prefix) to `(full id, name without the leading slash)`.
 pub trait ContainerLookup: Send + Sync + 'static {
     fn resolve(&self, reference: &str) -> Result<(String, String)>;
+    /// Records (`Some`) or forgets (`None`) a container's endpoint on
+    /// `network` in its NetworkingConfig, so its next start joins (or
+    /// skips) it, as dockerd keeps connections across restarts. Returns
+    /// whether the container is running (then the caller acts now too).
+    fn record_endpoint(
+        &self,
+        cid: &str,
+        network: &str,
+        settings: Option<berth_types::container::EndpointSettings>,
+    ) -> Result<bool>;
 }
 
 impl ContainerLookup for crate::containers::Containers {
@@ -24,6 +34,31 @@ impl ContainerLookup for crate::containers::Containers {
         let c = self.store.get(reference)?;
         let r = c.lock().unwrap();
         Ok((r.id.clone(), r.name.trim_start_matches('/').to_string()))
+    }
+
+    fn record_endpoint(
+        &self,
+        cid: &str,
+        network: &str,
+        settings: Option<berth_types::container::EndpointSettings>,
+    ) -> Result<bool> {
+        let c = self.store.get(cid)?;
+        self.store.update(&c, |r| {
+            let eps = &mut r.networking.endpoints_config;
+            match settings {
+                Some(s) => {
+                    eps.insert(network.to_string(), s);
+                }
+                None => {
+                    eps.remove(network);
+                    let mode = r.host_config.network_mode.as_str();
+                    if mode == network || (network == "bridge" && matches!(mode, "" | "default")) {
+                        r.host_config.network_mode = "none".into();
+                    }
+                }
+            }
+            r.state.running
+        })
     }
 }
 
@@ -37,7 +72,11 @@ pub fn net_config(cfg: &crate::config::Config) -> Result<NetConfig> {
         // rules. At most 16 characters, so iptables chain names
         // (`<TABLE>-POSTROUTING`) stay within 28.
         if b != "berth0" && b != "none" {
-            let tag: String = b.chars().filter(|c| c.is_ascii_alphanumeric()).take(10).collect();
+            let tag: String = b
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(10)
+                .collect();
             c.firewall_table = format!("berth_{tag}");
         }
     }
@@ -71,10 +110,25 @@ impl NetworkBackend for Backend {
     }
     async fn connect(&self, id: &str, req: NetworkConnectRequest) -> Result<()> {
         let (cid, _name) = self.lookup.resolve(&req.container)?;
-        Ok(self
-            .mgr
-            .connect(id, &cid, req.endpoint_config.unwrap_or_default())
-            .await?)
+        let n = self.mgr.inspect(id).await?;
+        let s = req.endpoint_config.unwrap_or_default();
+        if n.containers.contains_key(&cid) {
+            return Err(berth_types::Error::forbidden(format!(
+                "endpoint with name {_name} already exists in network {}",
+                n.name
+            )));
+        }
+        if !self
+            .lookup
+            .record_endpoint(&cid, &n.name, Some(s.clone()))?
+        {
+            return Ok(());
+        }
+        if let Err(e) = self.mgr.connect(id, &cid, s).await {
+            let _ = self.lookup.record_endpoint(&cid, &n.name, None);
+            return Err(e.into());
+        }
+        Ok(())
     }
     async fn disconnect(&self, id: &str, req: NetworkDisconnectRequest) -> Result<()> {
         // A removed container's endpoint can still be forced off by id.
@@ -90,7 +144,16 @@ impl NetworkBackend for Backend {
             }
             Err(e) => return Err(e),
         };
-        Ok(self.mgr.disconnect(id, &cid, req.force).await?)
+        let n = self.mgr.inspect(id).await?;
+        if !n.containers.contains_key(&cid) {
+            // Not attached now: a stopped container's configured network.
+            if matches!(self.lookup.record_endpoint(&cid, &n.name, None), Ok(false)) {
+                return Ok(());
+            }
+        }
+        self.mgr.disconnect(id, &cid, req.force).await?;
+        let _ = self.lookup.record_endpoint(&cid, &n.name, None);
+        Ok(())
     }
     async fn prune(&self, filters: Filters) -> Result<NetworkPruneResponse> {
         Ok(NetworkPruneResponse {
@@ -102,4 +165,23 @@ impl NetworkBackend for Backend {
 /// The `/networks` routes.
 pub fn routes(mgr: Arc<NetworkManager>, lookup: Arc<dyn ContainerLookup>) -> axum::Router {
     berth_api::networks::routes(Arc::new(Backend { mgr, lookup }))
+}
+
+/// After the containers are restored: tears down the networking of
+/// containers that are gone or no longer running (they died, or were
+/// removed, while the daemon was down), so nothing leaks across restarts.
+pub async fn sweep(mgr: &NetworkManager, containers: &crate::containers::Containers) {
+    for cid in mgr.sandboxes().await {
+        let running = containers
+            .store
+            .get(&cid)
+            .map(|c| c.lock().unwrap().state.running)
+            .unwrap_or(false);
+        if !running {
+            tracing::info!("tearing down the networking of stopped container {cid}");
+            if let Err(e) = mgr.detach_container(&cid).await {
+                tracing::warn!("network teardown of {cid}: {e}");
+            }
+        }
+    }
 }

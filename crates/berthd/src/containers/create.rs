@@ -17,7 +17,7 @@ impl Containers {
         let ContainerCreateRequest {
             mut config,
             host_config: mut hc,
-            ..
+            mut networking_config,
         } = req;
         let image = self.images.get(&config.image).map_err(|e| {
             let e: Error = e.into();
@@ -58,6 +58,7 @@ impl Containers {
                 )))
             }
         }
+        self.check_network(&mut hc, &mut networking_config).await?;
         // Mount specifications are checked now, so a bad one is a 400 at
         // create rather than a failure at start.
         spec::resolve_mounts(&hc, |name, _dest| {
@@ -119,6 +120,7 @@ impl Containers {
             manually_stopped: false,
             has_been_started: false,
             started_nanos: 0,
+            networking: networking_config,
         };
         // The writable layer exists from create on, as in dockerd.
         self.images.prepare_rootfs(&image.id, &id)?;

@@ -5,8 +5,7 @@ use super::Containers;
 use berth_api::containers::ListOptions;
 use berth_core::containers::ContainerRecord;
 use berth_types::container::{
-    ContainerJson, ContainerSummary, GraphDriverData, NetworkSettings, SummaryHostConfig,
-    SummaryNetworkSettings,
+    ContainerJson, ContainerSummary, GraphDriverData, SummaryHostConfig, SummaryNetworkSettings,
 };
 use berth_types::{Error, Result};
 
@@ -145,6 +144,7 @@ impl Containers {
                 break;
             }
         }
+        self.fill_summaries(&mut out).await;
         Ok(out)
     }
 
@@ -242,14 +242,14 @@ impl Containers {
             size_root_fs: None,
             mounts: rec.mounts.clone(),
             config: rec.config.clone(),
-            network_settings: NetworkSettings::default(),
+            network_settings: self.network_settings(&rec).await,
         })
     }
 }
 
 fn network_mode(rec: &ContainerRecord) -> String {
     match rec.host_config.network_mode.as_str() {
-        "" | "default" => "none".into(),
+        "" | "default" => "bridge".into(),
         m => m.into(),
     }
 }

@@ -8,6 +8,7 @@ pub mod backend;
 mod create;
 mod lifecycle;
 mod list;
+mod net;
 mod remove;
 mod start;
 mod volumes;
@@ -70,6 +71,8 @@ pub struct Containers {
     exec_root: PathBuf,
     data_root: PathBuf,
     live: Mutex<HashMap<String, Arc<Live>>>,
+    /// Set once at daemon start, before any container starts.
+    pub network: std::sync::OnceLock<Arc<berth_network::NetworkManager>>,
 }
 
 impl Containers {
@@ -93,6 +96,7 @@ impl Containers {
             exec_root: exec_root.to_path_buf(),
             data_root: data_root.to_path_buf(),
             live: Mutex::new(HashMap::new()),
+            network: std::sync::OnceLock::new(),
         }))
     }
 

@@ -101,6 +101,7 @@ impl Containers {
             }
             Err(e) => {
                 self.unmount_volumes(&rec.id).await;
+                self.detach_network(&rec.id).await;
                 self.unmount_rootfs(&rec).await;
                 let code = if e.message.contains("executable file not found")
                     || e.message.contains("no such file or directory")
@@ -170,7 +171,10 @@ impl Containers {
             )
             .await?;
         let mut mounts = super::volumes::spec_mounts(hc, &rec.mounts, &vols)?;
-        let hostname = if rec.config.hostname.is_empty() {
+        let net = self.attach_network(rec).await?;
+        let hostname = if let (true, Some(h)) = (rec.config.hostname.is_empty(), &net.hostname) {
+            h.clone()
+        } else if rec.config.hostname.is_empty() {
             rec.short_id().to_string()
         } else {
             rec.config.hostname.clone()
@@ -178,19 +182,30 @@ impl Containers {
         let host_resolv = tokio::fs::read_to_string("/etc/resolv.conf")
             .await
             .unwrap_or_default();
-        let etc = spec::write_etc_files(
-            &data_dir,
-            &EtcFiles {
-                hostname: &hostname,
-                domainname: &rec.config.domainname,
-                extra_hosts: hc.extra_hosts.as_deref().unwrap_or(&[]),
-                dns: &hc.dns,
-                dns_search: &hc.dns_search,
-                dns_options: &hc.dns_options,
-                addresses: &[],
-            },
-            &host_resolv,
-        )?;
+        let dns = if net.att.nameservers.is_empty() {
+            hc.dns.clone()
+        } else {
+            net.att.nameservers.clone()
+        };
+        let mut dns_options = hc.dns_options.clone();
+        dns_options.extend(net.att.dns_options.iter().cloned());
+        let etc = match net.shared_etc {
+            Some(m) => m,
+            None => spec::write_etc_files(
+                &data_dir,
+                &EtcFiles {
+                    hostname: &hostname,
+                    domainname: &rec.config.domainname,
+                    extra_hosts: hc.extra_hosts.as_deref().unwrap_or(&[]),
+                    dns: &dns,
+                    dns_search: &hc.dns_search,
+                    dns_options: &dns_options,
+                    addresses: &net.att.addresses,
+                },
+                &host_resolv,
+            )?,
+        };
+        self.host_mode_resolv(rec, &data_dir, &host_resolv)?;
         for m in etc {
             if !mounts.iter().any(|x| x.destination == m.destination) {
                 mounts.push(m);
@@ -213,7 +228,7 @@ impl Containers {
                 rootfs: rootfs.clone(),
                 mounts,
                 init_path,
-                netns_path: None,
+                netns_path: net.att.netns_path.clone(),
                 default_private_cgroupns: spec::host_is_cgroup_v2(),
             },
         )?;
@@ -254,6 +269,7 @@ impl Containers {
         };
         let rec = c.lock().unwrap().clone();
         self.unmount_volumes(id).await;
+        self.detach_network(id).await;
         self.unmount_rootfs(&rec).await;
         if let Some(shim) = &shim {
             if let Err(e) = shim.cleanup().await {
