@@ -400,13 +400,10 @@ impl Containers {
                             "container {} exited while the daemon was down",
                             rec.short_id()
                         );
-                        // In the background: unmounting its volumes may
-                        // call a plugin that is not up yet.
-                        let me = self.clone();
-                        let id = rec.id.clone();
-                        tokio::spawn(async move {
-                            me.handle_exit(&id, &live, shim, st).await;
-                        });
+                        // Inline, so the state is right once the API
+                        // answers. Unmounting a plugin volume here costs at
+                        // most the plugin's activation window.
+                        self.handle_exit(&rec.id, &live, shim, st).await;
                     }
                 }
             } else if rec.has_been_started
