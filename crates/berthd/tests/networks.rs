@@ -820,3 +820,37 @@ fn connections_are_kept_in_the_container_across_restarts() {
     d.docker_ok(&["rm", "-f", "keep1", "keep2"]);
     d.docker_ok(&["network", "rm", "keepnet"]);
 }
+
+/// A port published on the bridge's own address is reachable from another
+/// container, through the host (as with dockerd's proxy).
+#[test]
+fn published_port_is_reachable_from_other_containers() {
+    let d = daemon();
+    let _cleanup = Cleanup {
+        d: &d,
+        containers: &["pubx1"],
+        networks: &[],
+    };
+    let port = free_port();
+    let gw = gateway_of(&d);
+    httpd(&d, "pubx1", &["-p", &format!("{gw}:{port}:80")], "across");
+    // (busybox-static's wget crashes here now and then: plain nc instead.)
+    let t = Instant::now();
+    let o = loop {
+        let o = d.docker(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            &format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc {gw} {port}"),
+        ]);
+        if out(&o).ends_with("across\n") || t.elapsed() > Duration::from_secs(15) {
+            break o;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let text = out(&o);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}\n{}", err(&o));
+    assert!(text.ends_with("\nacross\n"), "{text}\n{}", d.log_tail());
+}
