@@ -84,11 +84,42 @@ impl App {
             Err(e) => return error_response(&e),
         };
         req.extensions_mut().insert(version);
+        let req = match read_small_body(req).await {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        };
         let resp = match self.router.clone().oneshot(req).await {
             Ok(r) => r,
             Err(never) => match never {},
         };
         json_errors(resp).await
+    }
+}
+
+/// Bodies up to this size are read before routing.
+const SMALL_BODY: u64 = 64 * 1024;
+
+/// Reads a small declared body in full before the handler runs. A handler
+/// that answers without reading its body (an error, a route that takes
+/// none) would otherwise leave unread bytes behind, and closing a unix
+/// socket with unread bytes resets it: the client could lose the answer.
+async fn read_small_body(req: Request<Body>) -> Result<Request<Body>, Response<Body>> {
+    let len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match len {
+        Some(n) if n > 0 && n <= SMALL_BODY => {
+            let (parts, body) = req.into_parts();
+            match axum::body::to_bytes(body, SMALL_BODY as usize).await {
+                Ok(b) => Ok(Request::from_parts(parts, Body::from(b))),
+                Err(e) => Err(error_response(&Error::invalid(format!(
+                    "reading the request body: {e}"
+                )))),
+            }
+        }
+        _ => Ok(req),
     }
 }
 
