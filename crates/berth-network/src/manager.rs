@@ -1120,7 +1120,9 @@ impl NetworkManager {
 
     async fn teardown_locked(&self, st: &mut State, cid: &str) -> Result<()> {
         let mut errs = Errors::default();
-        st.proxies.remove(cid);
+        for p in st.proxies.remove(cid).unwrap_or_default() {
+            p.close().await;
+        }
         st.dns.remove(cid);
         let nets: Vec<String> = st
             .networks
@@ -1297,7 +1299,11 @@ impl NetworkManager {
     /// for the containers that outlive the daemon (restored at start).
     pub async fn shutdown(&self) -> Result<()> {
         let mut st = self.state.lock().await;
-        st.proxies.clear();
+        for (_, ps) in st.proxies.drain() {
+            for p in ps {
+                p.close().await;
+            }
+        }
         st.dns.clear();
         if !st.sandboxes.is_empty() {
             return Ok(());

@@ -18,17 +18,29 @@ use tokio::task::JoinHandle;
 pub struct Proxy {
     pub proto: Proto,
     pub host: SocketAddrV4,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(t) = &self.task {
+            t.abort();
+        }
     }
 }
 
 impl Proxy {
     pub fn stop(self) {}
+
+    /// Stops the proxy and waits until its socket is closed, so the port
+    /// can be bound again as soon as this returns (a dropped proxy frees
+    /// it a moment later, when the runtime drops the aborted task).
+    pub async fn close(mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
 
     /// Binds `host_ip:host_port` (port 0 = an ephemeral port) and forwards
     /// to `backend`. Must be called inside a tokio runtime.
@@ -73,7 +85,11 @@ impl Proxy {
                         });
                     }
                 });
-                Ok(Proxy { proto, host, task })
+                Ok(Proxy {
+                    proto,
+                    host,
+                    task: Some(task),
+                })
             }
             Proto::Udp => {
                 let std = std::net::UdpSocket::bind(addr).map_err(in_use)?;
@@ -87,7 +103,11 @@ impl Proxy {
                     UdpSocket::from_std(std).map_err(|e| NetError::io("tokio socket", e))?,
                 );
                 let task = tokio::spawn(udp_loop(s, backend));
-                Ok(Proxy { proto, host, task })
+                Ok(Proxy {
+                    proto,
+                    host,
+                    task: Some(task),
+                })
             }
         }
     }
