@@ -15,23 +15,6 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// An example plugin's binary (`examples/PKG`): beside berthd under
-/// target/, built if missing.
-fn example_binary(pkg: &str) -> PathBuf {
-    let bin = Path::new(BIN).with_file_name(pkg);
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", pkg])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("running cargo build");
-        assert!(st.success(), "cargo build -p {pkg} failed");
-    }
-    assert!(bin.exists(), "no {} after building", bin.display());
-    bin
-}
-
 /// Copies `file` into `rootfs` at the same absolute path.
 fn copy_into(rootfs: &Path, file: &Path) {
     let dest = rootfs.join(file.strip_prefix("/").unwrap());
@@ -46,7 +29,7 @@ fn plugin_dir(parent: &Path, name: &str, pkg: &str, config: &str) -> PathBuf {
     let dir = parent.join(name);
     let rootfs = dir.join("rootfs");
     std::fs::create_dir_all(&rootfs).unwrap();
-    let bin = example_binary(pkg);
+    let bin = berth_testkit::workspace_bin(pkg, pkg);
     std::fs::copy(&bin, rootfs.join(pkg)).unwrap();
     copy_into(&rootfs, Path::new("/bin/busybox"));
     let ldd = Command::new("ldd").arg(&bin).output().expect("ldd");
