@@ -542,17 +542,29 @@ fn no_remove(name: &str, root: &Path) -> PluginProc {
 
 fn pyvol(name: &str, root: &Path, log: &Path, mode: &str) -> PluginProc {
     std::fs::create_dir_all(PLUGIN_DIR).unwrap();
-    let sock = Path::new(PLUGIN_DIR).join(format!("{name}.sock"));
-    let _ = std::fs::remove_file(&sock);
+    pyvol_at(
+        &Path::new(PLUGIN_DIR).join(format!("{name}.sock")),
+        root,
+        log,
+        mode,
+    )
+}
+
+/// The Python plugin serving on `sock`, wherever that is.
+fn pyvol_at(sock: &Path, root: &Path, log: &Path, mode: &str) -> PluginProc {
+    let _ = std::fs::remove_file(sock);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pyvol.py");
     let child = berth_testkit::daemon::spawn_tied_to_process({
         let mut c = Command::new("python3");
-        c.arg(script).arg(&sock).arg(root).arg(log).arg(mode);
+        c.arg(script).arg(sock).arg(root).arg(log).arg(mode);
         c
     })
     .unwrap();
-    wait_socket(&sock);
-    PluginProc { child, sock }
+    wait_socket(sock);
+    PluginProc {
+        child,
+        sock: sock.to_path_buf(),
+    }
 }
 
 fn calls(log: &Path) -> Vec<serde_json::Value> {
@@ -699,6 +711,56 @@ fn python_plugin_gets_the_protocol_with_container_mount_ids() {
         .iter()
         .any(|x| x["method"] == "VolumeDriver.Remove"));
     assert!(!root.path().join("vols/pyv").exists());
+}
+
+/// A plugin found through a `.spec` file and one through a `.json` file in
+/// /etc/docker/plugins (their sockets live elsewhere), as Docker finds them.
+#[test]
+fn plugins_found_through_spec_and_json_files() {
+    let d = daemon();
+    let dir = tempfile::tempdir().unwrap();
+    let spec_dir = Path::new("/etc/docker/plugins");
+    std::fs::create_dir_all(spec_dir).unwrap();
+    let mut procs = Vec::new();
+    let mut files = Vec::new();
+    for ext in ["spec", "json"] {
+        let name = plugin_name(&format!("found-{ext}"));
+        let sock = dir.path().join(format!("{ext}.sock"));
+        let root = dir.path().join(format!("{ext}-vols"));
+        procs.push(pyvol_at(&sock, &root, &dir.path().join("log"), "ok"));
+        let url = format!("unix://{}", sock.display());
+        let file = spec_dir.join(format!("{name}.{ext}"));
+        let text = if ext == "spec" {
+            url
+        } else {
+            serde_json::json!({ "Name": name, "Addr": url }).to_string()
+        };
+        std::fs::write(&file, text).unwrap();
+        files.push(file);
+        let vol = format!("{ext}vol");
+        let o = d.docker(&["volume", "create", "-d", &name, &vol]);
+        assert!(o.status.success(), "{}\n{}", err(&o), d.log_tail());
+        let o = d.docker(&[
+            "run",
+            "--rm",
+            "-v",
+            &format!("{vol}:/d"),
+            "busybox",
+            "sh",
+            "-c",
+            "echo found > /d/f",
+        ]);
+        assert!(o.status.success(), "{}", err(&o));
+        assert_eq!(
+            std::fs::read_to_string(root.join(&vol).join("f")).unwrap(),
+            "found\n"
+        );
+        d.docker_ok(&["volume", "rm", &vol]);
+    }
+    for f in files {
+        let _ = std::fs::remove_file(f);
+    }
+    drop(procs);
 }
 
 /// A broken plugin costs its caller a clear error within seconds, and the
