@@ -11,7 +11,7 @@
 use crate::error::{ApiError, ApiResult};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -444,6 +444,8 @@ async fn get_image(
     State(b): State<Backend>,
     Path(rest): Path<String>,
     RawQuery(_q): RawQuery,
+    method: Method,
+    uri: Uri,
 ) -> Response {
     match split_verb(&rest, &["json", "history", "get"]) {
         (name, Some("json")) => {
@@ -461,7 +463,7 @@ async fn get_image(
             }
         }
         (name, Some("get")) => save_response(b, vec![name.to_string()]).await,
-        _ => ApiError(Error::not_found("page not found")).into_response(),
+        _ => crate::serve::not_found(method, uri).await,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod query;
 pub mod serve;
 pub mod streams;
 pub mod system;
+pub mod unserved;
 pub mod version;
 pub mod volumes;
 

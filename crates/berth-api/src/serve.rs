@@ -9,7 +9,7 @@
 use crate::error::error_response;
 use crate::version::{split_prefix, ApiVersion, Prefix};
 use axum::body::Body;
-use axum::http::{header, HeaderValue, Request, Response, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use axum::Router;
 use berth_types::Error;
 use http_body_util::BodyExt;
@@ -123,8 +123,13 @@ async fn read_small_body(req: Request<Body>) -> Result<Request<Body>, Response<B
     }
 }
 
-async fn not_found() -> Response<Body> {
-    error_response(&Error::not_found("page not found"))
+/// No route served the request: a route of the Engine API that berth lacks
+/// says so (see [`crate::unserved`]); anything else is dockerd's 404.
+pub(crate) async fn not_found(method: Method, uri: Uri) -> Response<Body> {
+    match crate::unserved::answer(method.as_str(), uri.path()) {
+        Some(e) => error_response(&e),
+        None => error_response(&Error::not_found("page not found")),
+    }
 }
 
 fn rewrite_path(uri: &Uri, path: &str) -> Option<Uri> {
