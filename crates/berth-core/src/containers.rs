@@ -3,6 +3,7 @@
 //! ID prefixes and dockerd's naming rules.
 
 use crate::atomic::write_json;
+use crate::lifecycle::{Move, Status, Step};
 use berth_types::container::{
     ContainerConfig, ContainerState, HostConfig, MountPoint, NetworkingConfig, ZERO_TIME,
 };
@@ -61,16 +62,42 @@ impl ContainerRecord {
         self.state.running
     }
 
-    /// Moves the record to a new state name, keeping dockerd's flags coherent.
-    pub fn set_status(&mut self, status: &str) {
-        self.state.status = status.to_string();
-        self.state.running = matches!(status, "running" | "paused" | "restarting");
-        self.state.paused = status == "paused";
-        self.state.restarting = status == "restarting";
-        self.state.dead = status == "dead";
+    /// Where the container is in its [`lifecycle`](crate::lifecycle).
+    pub fn status(&self) -> Status {
+        Status::parse(&self.state.status)
+    }
+
+    /// Where `mv` leads this container, or dockerd's refusal.
+    pub fn transition(&self, mv: Move) -> Result<Step> {
+        crate::lifecycle::transition(&self.id, &self.name, self.status(), mv)
+    }
+
+    /// Puts the record in a state that [`Self::transition`] returned,
+    /// keeping dockerd's flags (`Running`, `Paused`, ...) coherent with it.
+    pub fn set_state(&mut self, status: Status) {
+        self.state.status = status.as_str().to_string();
+        self.state.running = status.is_running();
+        self.state.paused = status == Status::Paused;
+        self.state.restarting = status == Status::Restarting;
+        self.state.dead = status == Status::Dead;
         if !self.state.running {
             self.state.pid = 0;
         }
+    }
+
+    /// Applies an observed move (started, exited, ...) when it leads
+    /// anywhere; an impossible one is logged and changes nothing.
+    pub fn apply(&mut self, mv: Move) {
+        match self.transition(mv) {
+            Ok(Step::To(s)) => self.set_state(s),
+            Ok(Step::Unchanged) => {}
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+
+    /// Moves the record to a new state name, keeping dockerd's flags coherent.
+    pub fn set_status(&mut self, status: &str) {
+        self.set_state(Status::parse(status));
     }
 
     pub fn reset_times(&mut self) {

@@ -7,6 +7,7 @@ pub mod atomic;
 pub mod containers;
 pub mod events;
 pub mod filters;
+pub mod lifecycle;
 pub mod volumes;
 
 pub use filters::Filters;
