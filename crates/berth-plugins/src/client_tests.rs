@@ -63,17 +63,19 @@ fn bind(path: &Path, backlog: u32) -> std::os::unix::net::UnixListener {
 }
 
 fn serve(s: StdStream, mode: Mode, work: Duration, c: &Counters) {
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut w = s;
+    serve_on(s.try_clone().unwrap(), s, mode, work, c)
+}
+
+/// Answers requests read from `r` on `w`, as `mode` says.
+fn serve_on(r: impl Read, mut w: impl Write, mode: Mode, work: Duration, c: &Counters) {
+    let mut r = BufReader::new(r);
     loop {
         let mut len = 0usize;
-        let mut got = false;
         loop {
             let mut line = String::new();
             if r.read_line(&mut line).unwrap_or(0) == 0 {
                 return;
             }
-            got = true;
             if line == "\r\n" {
                 break;
             }
@@ -82,7 +84,7 @@ fn serve(s: StdStream, mode: Mode, work: Duration, c: &Counters) {
             }
         }
         let mut body = vec![0; len];
-        if !got || r.read_exact(&mut body).is_err() {
+        if r.read_exact(&mut body).is_err() {
             return;
         }
         let now = c.busy.fetch_add(1, SeqCst) + 1;
@@ -351,4 +353,41 @@ async fn half_open_lets_one_trial_call_through() {
     trial.await.unwrap().unwrap();
     // It answered: closed again.
     call(&c).await.unwrap();
+}
+
+#[tokio::test]
+async fn tcp_endpoints_are_pooled_too() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let counters = Arc::new(Counters::default());
+    let c2 = counters.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            c2.accepted.fetch_add(1, SeqCst);
+            let c3 = c2.clone();
+            std::thread::spawn(move || {
+                serve_on(
+                    s.try_clone().unwrap(),
+                    s,
+                    Mode::KeepAlive,
+                    Duration::ZERO,
+                    &c3,
+                )
+            });
+        }
+    });
+    let c = Client::new(
+        Endpoint {
+            name: "tcp".into(),
+            addr: Addr::Tcp(addr),
+            tls: None,
+            source: "/nonexistent/tcp.spec".into(),
+        },
+        ClientOptions::default(),
+    );
+    for _ in 0..10 {
+        call(&c).await.unwrap();
+    }
+    assert_eq!(counters.answered.load(SeqCst), 10);
+    assert_eq!(counters.accepted.load(SeqCst), 1);
 }
