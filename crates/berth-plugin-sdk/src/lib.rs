@@ -25,6 +25,7 @@
 //!
 //! Answers use Docker's plugin content type; a handler's `Err(message)`
 //! becomes a 500 with `{"Err": message}`, as Docker's own helpers answer.
+//! `serve_unix` stops on SIGTERM or SIGINT and removes its socket.
 
 use axum::body::Bytes;
 use axum::http::{header, StatusCode};
@@ -389,19 +390,111 @@ impl PluginServer {
     }
 
     /// Serves on a unix socket at `path` (its directory is created, a stale
-    /// socket replaced) until the process ends.
+    /// socket replaced) until SIGTERM or SIGINT, then returns `Ok`. The
+    /// socket file is removed whenever this returns (or unwinds), so a
+    /// stopped plugin leaves nothing in `/run/docker/plugins`.
+    ///
+    /// The signals are handled, not left to their default action: a plugin
+    /// is often its container's PID 1, which the kernel never kills with a
+    /// signal it does not handle, so a plugin that did not handle SIGTERM
+    /// would make whoever stops it wait for its SIGKILL.
     pub async fn serve_unix(self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        let stop = stop_signal()?;
+        self.serve_unix_until(path, stop).await
+    }
+
+    /// Like [`serve_unix`](Self::serve_unix), but stops when `stop`
+    /// completes instead of on a signal.
+    pub async fn serve_unix_until(
+        self,
+        path: impl AsRef<Path>,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let path = path.as_ref();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let _ = std::fs::remove_file(path);
         let listener = tokio::net::UnixListener::bind(path)?;
-        self.serve(listener).await
+        let _socket = SocketFile::new(path);
+        self.serve_until(listener, stop).await
     }
 
-    /// Serves on a listener you bound.
+    /// Serves on a listener you bound, until the process ends.
     pub async fn serve(self, listener: tokio::net::UnixListener) -> std::io::Result<()> {
         axum::serve(listener, self.into_router()).await
+    }
+
+    /// Serves on a listener you bound until `stop` completes; calls under
+    /// way then get up to [`DRAIN`] to finish.
+    pub async fn serve_until(
+        self,
+        listener: tokio::net::UnixListener,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let stopped = Arc::new(tokio::sync::Notify::new());
+        let s2 = stopped.clone();
+        let server = axum::serve(listener, self.into_router()).with_graceful_shutdown(async move {
+            stop.await;
+            s2.notify_one();
+        });
+        tokio::select! {
+            r = server => r,
+            () = async {
+                stopped.notified().await;
+                tokio::time::sleep(DRAIN).await;
+            } => {
+                tracing::warn!("calls still running {DRAIN:?} after the stop signal; stopping anyway");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// How long calls under way get to finish once the plugin is told to stop.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Completes on the first SIGTERM or SIGINT. The handlers are installed
+/// when this is called, not when it is first polled.
+pub fn stop_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = int.recv() => tracing::info!("SIGINT: stopping"),
+        }
+    })
+}
+
+/// The socket this process bound, removed on drop if it is still the
+/// same file (a newer instance may have replaced it meanwhile).
+struct SocketFile {
+    path: std::path::PathBuf,
+    id: Option<(u64, u64)>,
+}
+
+impl SocketFile {
+    fn new(path: &Path) -> SocketFile {
+        SocketFile {
+            path: path.to_path_buf(),
+            id: file_id(path),
+        }
+    }
+}
+
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        if self.id.is_some() && file_id(&self.path) == self.id {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }

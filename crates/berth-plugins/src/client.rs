@@ -1,30 +1,60 @@
-//! The plugin HTTP client: one POST per call over a unix socket or TCP, with
-//! Docker's plugin content type, a deadline on every call, and a circuit
-//! breaker per plugin so a hanging or dead plugin costs its callers a clear
-//! error within seconds instead of a pile-up.
+//! The plugin HTTP client, the one every plugin kind (volume, network,
+//! IPAM, authorization; legacy or managed) is called through: a POST per
+//! call over a unix socket or TCP with Docker's plugin content type.
+//!
+//! Under load a plugin must be neither hammered nor given up on too soon:
+//! - connections are kept alive and pooled (hyper-util's pooling client),
+//!   and a plugin that closes after each answer (HTTP/1.0) just gets a new
+//!   one per call;
+//! - at most [`ClientOptions::max_in_flight`] calls are on the wire per
+//!   plugin; the rest queue, in order;
+//! - a connection the plugin did not accept (listen backlog full: `EAGAIN`)
+//!   is tried again with jittered back-off until the call's deadline; one
+//!   nobody listens on (`ECONNREFUSED`, the socket gone) only for
+//!   [`ClientOptions::gone_retry`], so a dead plugin still fails within it;
+//! - the deadline covers all of it: queueing, dialing, retries, answer;
+//! - a circuit breaker per plugin counts each call once, by its final
+//!   outcome: a call that succeeded after retries is a success. After
+//!   [`ClientOptions::breaker_threshold`] failed calls in a row it fails
+//!   calls at once for a cool-down, then lets one probe through.
+//!
+//! Nothing here fails open: every path that is not a well-formed answer
+//! is an error.
 
 use crate::discovery::{Addr, Endpoint};
 use crate::error::{Error, Result};
+use crate::transport::{classify, Connector, Failure};
 use berth_types::volume::{ErrResponse, PLUGIN_CONTENT_TYPE};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::rt::TokioIo;
+use hyper_util::client::legacy::Client as Pool;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Tunables of a plugin client.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// The deadline of one call, connect to last byte.
+    /// The deadline of one call, queueing and retries included.
     pub call_timeout: Duration,
-    /// Consecutive transport failures that open the breaker.
+    /// Consecutive failed calls that open the breaker.
     pub breaker_threshold: u32,
     /// How long an open breaker fails calls at once before letting one through.
     pub breaker_cooldown: Duration,
     /// The largest answer accepted.
     pub max_response: usize,
+    /// Calls on the wire at once to one plugin; more wait their turn.
+    pub max_in_flight: usize,
+    /// How long a refused connection (nobody listening) is tried again.
+    pub gone_retry: Duration,
+    /// The first back-off between attempts; it doubles up to `backoff_max`.
+    pub backoff_first: Duration,
+    pub backoff_max: Duration,
+    /// How long an unused kept-alive connection stays open.
+    pub idle_timeout: Duration,
 }
 
 impl Default for ClientOptions {
@@ -34,29 +64,66 @@ impl Default for ClientOptions {
             breaker_threshold: 3,
             breaker_cooldown: Duration::from_secs(5),
             max_response: 16 << 20,
+            max_in_flight: 16,
+            gone_retry: Duration::from_secs(1),
+            backoff_first: Duration::from_millis(2),
+            backoff_max: Duration::from_millis(100),
+            idle_timeout: Duration::from_secs(30),
         }
     }
 }
 
+/// The breaker's state. Closed while `open_until` is `None`.
 #[derive(Debug, Default)]
 struct Breaker {
     failures: u32,
     open_until: Option<Instant>,
+    /// When the one call let through after the cool-down started; others
+    /// fail at once until it is recorded (or, if it was abandoned, until
+    /// it is older than a call can be).
+    probe: Option<Instant>,
 }
 
 /// A client of one plugin.
-#[derive(Debug)]
 pub struct Client {
     endpoint: Endpoint,
     opts: ClientOptions,
+    pool: Pool<Connector, Full<Bytes>>,
+    slots: Arc<tokio::sync::Semaphore>,
     breaker: Mutex<Breaker>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How one call treats failures.
+#[derive(Clone, Copy)]
+struct Policy {
+    /// Counted by (and subject to) the breaker.
+    breaker: bool,
+    /// Refused connections tried again for `gone_retry`; off where the
+    /// caller has a retry loop of its own (activation, readiness).
+    retry_gone: bool,
 }
 
 impl Client {
     pub fn new(endpoint: Endpoint, opts: ClientOptions) -> Client {
+        let pool = Pool::builder(TokioExecutor::new())
+            .pool_idle_timeout(opts.idle_timeout)
+            .pool_max_idle_per_host(opts.max_in_flight.max(1))
+            .pool_timer(TokioTimer::new())
+            .build(Connector(Arc::new(endpoint.addr.clone())));
         Client {
+            slots: Arc::new(tokio::sync::Semaphore::new(opts.max_in_flight.max(1))),
             endpoint,
             opts,
+            pool,
             breaker: Mutex::new(Breaker::default()),
         }
     }
@@ -80,13 +147,17 @@ impl Client {
             method: method.to_string(),
             reason: format!("encoding the request: {e}"),
         })?;
-        self.breaker_check()?;
-        let res = self
-            .call_raw(method, body, self.opts.call_timeout, false)
-            .await
-            .and_then(|raw| self.decode(method, &raw));
-        self.breaker_record(res.as_ref().err().is_some_and(Error::is_transport));
-        res
+        let policy = Policy {
+            breaker: true,
+            retry_gone: true,
+        };
+        let timeout = self.opts.call_timeout;
+        let deadline = Instant::now() + timeout;
+        self.guarded(method, policy, timeout, async {
+            let raw = self.send(method, body.into(), deadline, policy).await?;
+            self.decode(method, &raw)
+        })
+        .await
     }
 
     /// Decodes a plugin answer, turning a non-empty `Err` into [`Error::Remote`].
@@ -109,8 +180,10 @@ impl Client {
         serde_json::from_value(v).map_err(|e| protocol(e.to_string()))
     }
 
-    /// One POST with a deadline. `breaker` false is for activation, which
-    /// has its own retry loop.
+    /// One POST with a deadline of `timeout`. `breaker` false is for
+    /// activation and readiness checks, which have retry loops of their
+    /// own: the breaker is left alone and a refused connection is not
+    /// tried again here (a full backlog still is).
     pub async fn call_raw(
         &self,
         method: &str,
@@ -118,10 +191,33 @@ impl Client {
         timeout: Duration,
         breaker: bool,
     ) -> Result<Bytes> {
-        if breaker {
+        let policy = Policy {
+            breaker,
+            retry_gone: breaker,
+        };
+        let deadline = Instant::now() + timeout;
+        self.guarded(
+            method,
+            policy,
+            timeout,
+            self.send(method, body.into(), deadline, policy),
+        )
+        .await
+    }
+
+    /// Runs `call` under the breaker (when the policy says so) and its
+    /// deadline, `timeout` from now.
+    async fn guarded<T>(
+        &self,
+        method: &str,
+        policy: Policy,
+        timeout: Duration,
+        call: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        if policy.breaker {
             self.breaker_check()?;
         }
-        let res = match tokio::time::timeout(timeout, self.post(method, body)).await {
+        let res = match tokio::time::timeout(timeout, call).await {
             Ok(r) => r,
             Err(_) => Err(Error::Timeout {
                 plugin: self.name().to_string(),
@@ -129,34 +225,183 @@ impl Client {
                 secs: timeout.as_secs_f64(),
             }),
         };
-        if breaker {
+        if policy.breaker {
             self.breaker_record(res.as_ref().err().is_some_and(Error::is_transport));
         }
         res
     }
 
+    /// Waits for a slot, then tries until an answer, a failure that is not
+    /// worth another try, or the deadline.
+    async fn send(
+        &self,
+        method: &str,
+        body: Bytes,
+        deadline: Instant,
+        policy: Policy,
+    ) -> Result<Bytes> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| self.unavailable("the client is closed".into()))?;
+        // The breaker may have opened while this call waited its turn.
+        if policy.breaker && self.breaker_open() {
+            self.breaker_check()?;
+        }
+        let start = Instant::now();
+        let mut attempt = 0u32;
+        let mut dropped = false;
+        loop {
+            let err = match self.post_once(method, body.clone()).await {
+                Ok(b) => return Ok(b),
+                Err(e) => e,
+            };
+            let again = match err.failure {
+                Failure::Busy => true,
+                Failure::Gone => policy.retry_gone && start.elapsed() < self.opts.gone_retry,
+                Failure::Dropped => !std::mem::replace(&mut dropped, true),
+                Failure::Fatal => false,
+            };
+            let pause = self.backoff(attempt);
+            attempt += 1;
+            if !again || Instant::now() + pause >= deadline {
+                let mut e = err.error;
+                if attempt > 1 {
+                    if let Error::Unavailable { reason, .. } = &mut e {
+                        reason.push_str(&format!(
+                            " (tried {attempt} times in {:.1}s)",
+                            start.elapsed().as_secs_f64()
+                        ));
+                    }
+                }
+                return Err(e);
+            }
+            tracing::debug!(
+                plugin = self.name(),
+                method,
+                attempt,
+                "{}; retrying",
+                err.error
+            );
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// The pause before attempt `n + 1`: doubling from `backoff_first` up
+    /// to `backoff_max`, each drawn at random from its upper half so that
+    /// callers who failed together do not come back together.
+    fn backoff(&self, n: u32) -> Duration {
+        let d = self
+            .opts
+            .backoff_first
+            .saturating_mul(1u32 << n.min(16))
+            .min(self.opts.backoff_max);
+        let half = d / 2;
+        half + half.mul_f64(rand::random::<f64>())
+    }
+
+    fn unavailable(&self, reason: String) -> Error {
+        Error::Unavailable {
+            plugin: self.name().to_string(),
+            reason,
+        }
+    }
+
+    /// One attempt: a request on a pooled (or new) connection and its answer.
+    async fn post_once(&self, method: &str, body: Bytes) -> Result<Bytes, Attempt> {
+        if let (Addr::Tcp(_), Some(_)) = (&self.endpoint.addr, &self.endpoint.tls) {
+            return Err(Attempt::fatal(self.unavailable(
+                "TLS plugin endpoints are not supported by berth yet".into(),
+            )));
+        }
+        let req = hyper::Request::post(format!("http://plugin/{method}"))
+            .header(hyper::header::HOST, "plugin")
+            .header(hyper::header::ACCEPT, PLUGIN_CONTENT_TYPE)
+            .header(hyper::header::CONTENT_TYPE, PLUGIN_CONTENT_TYPE)
+            .body(Full::new(body))
+            .map_err(|e| Attempt::fatal(self.unavailable(e.to_string())))?;
+        let resp = self.pool.request(req).await.map_err(|e| {
+            let failure = classify(&e);
+            let reason = match failure {
+                // The dial error says where it went, and why.
+                Failure::Busy | Failure::Gone => chain(&e),
+                _ => format!("{method}: connection failed mid-call: {}", chain(&e)),
+            };
+            Attempt {
+                failure,
+                error: self.unavailable(reason),
+            }
+        })?;
+        let status = resp.status();
+        // Past this point the plugin has the request: no more retries.
+        let bytes = Limited::new(resp.into_body(), self.opts.max_response)
+            .collect()
+            .await
+            .map_err(|e| {
+                Attempt::fatal(self.unavailable(format!("{method}: reading the answer: {e}")))
+            })?
+            .to_bytes();
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        if status == hyper::StatusCode::NOT_FOUND {
+            return Err(Attempt::fatal(Error::NotImplements(
+                self.name().to_string(),
+                method.to_string(),
+            )));
+        }
+        // Docker's plugins answer errors as {"Err": "..."} with a 500;
+        // take a plain-text body as the message otherwise.
+        let msg = match serde_json::from_slice::<ErrResponse>(&bytes) {
+            Ok(e) if !e.err.is_empty() => e.err,
+            _ => {
+                let t = String::from_utf8_lossy(&bytes).trim().to_string();
+                if t.is_empty() {
+                    format!("{method}: plugin answered {status}")
+                } else {
+                    t
+                }
+            }
+        };
+        Err(Attempt::fatal(Error::Remote(msg)))
+    }
+
     fn breaker_check(&self) -> Result<()> {
         let mut b = self.breaker.lock().unwrap();
-        if let Some(until) = b.open_until {
-            let now = Instant::now();
-            if now < until {
-                return Err(Error::Unavailable {
-                    plugin: self.name().to_string(),
-                    reason: format!(
-                        "{} calls in a row failed; not calling it again for {:.1}s",
-                        b.failures,
-                        (until - now).as_secs_f64()
-                    ),
-                });
-            }
-            // Half open: let this call through; one more failure reopens.
-            b.open_until = None;
+        let Some(until) = b.open_until else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let refuse = |b: &Breaker, why: String| Error::Unavailable {
+            plugin: self.name().to_string(),
+            reason: format!("{} calls in a row failed; {why}", b.failures),
+        };
+        if now < until {
+            return Err(refuse(
+                &b,
+                format!(
+                    "not calling it again for {:.1}s",
+                    (until - now).as_secs_f64()
+                ),
+            ));
         }
+        // Half open: one call goes through; the rest fail at once until it
+        // is back (an abandoned probe expires after a call's deadline).
+        let abandon = self.opts.call_timeout + Duration::from_secs(1);
+        if b.probe.is_some_and(|p| now.duration_since(p) < abandon) {
+            return Err(refuse(
+                &b,
+                "not calling it again until a trial call answers".into(),
+            ));
+        }
+        b.probe = Some(now);
         Ok(())
     }
 
     fn breaker_record(&self, transport_failure: bool) {
         let mut b = self.breaker.lock().unwrap();
+        b.probe = None;
         if transport_failure {
             b.failures += 1;
             if b.failures >= self.opts.breaker_threshold {
@@ -173,88 +418,42 @@ impl Client {
         let b = self.breaker.lock().unwrap();
         b.open_until.is_some_and(|u| Instant::now() < u)
     }
+}
 
-    async fn post(&self, method: &str, body: Vec<u8>) -> Result<Bytes> {
-        let unavailable = |reason: String| Error::Unavailable {
-            plugin: self.name().to_string(),
-            reason,
-        };
-        match &self.endpoint.addr {
-            Addr::Unix(path) => {
-                let s = tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(|e| unavailable(format!("connecting to {}: {e}", path.display())))?;
-                self.exchange(s, method, body).await
-            }
-            Addr::Tcp(hp) => {
-                if self.endpoint.tls.is_some() {
-                    return Err(unavailable(
-                        "TLS plugin endpoints are not supported by berth yet".into(),
-                    ));
-                }
-                let s = tokio::net::TcpStream::connect(hp.as_str())
-                    .await
-                    .map_err(|e| unavailable(format!("connecting to {hp}: {e}")))?;
-                self.exchange(s, method, body).await
-            }
-        }
-    }
+/// A failed attempt: the error to report and what it says about retrying.
+struct Attempt {
+    failure: Failure,
+    error: Error,
+}
 
-    async fn exchange<S>(&self, stream: S, method: &str, body: Vec<u8>) -> Result<Bytes>
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
-        let plugin = self.name().to_string();
-        let unavailable = |reason: String| Error::Unavailable {
-            plugin: plugin.clone(),
-            reason,
-        };
-        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| unavailable(format!("handshake: {e}")))?;
-        let driver = tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let req = hyper::Request::post(format!("/{method}"))
-            .header(hyper::header::HOST, "plugin")
-            .header(hyper::header::ACCEPT, PLUGIN_CONTENT_TYPE)
-            .header(hyper::header::CONTENT_TYPE, PLUGIN_CONTENT_TYPE)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| unavailable(e.to_string()))?;
-        let result = async {
-            let resp = send
-                .send_request(req)
-                .await
-                .map_err(|e| unavailable(format!("{method}: connection failed mid-call: {e}")))?;
-            let status = resp.status();
-            let bytes = Limited::new(resp.into_body(), self.opts.max_response)
-                .collect()
-                .await
-                .map_err(|e| unavailable(format!("{method}: reading the answer: {e}")))?
-                .to_bytes();
-            if status.is_success() {
-                return Ok(bytes);
-            }
-            if status == hyper::StatusCode::NOT_FOUND {
-                return Err(Error::NotImplements(plugin.clone(), method.to_string()));
-            }
-            // Docker's plugins answer errors as {"Err": "..."} with a 500;
-            // take a plain-text body as the message otherwise.
-            let msg = match serde_json::from_slice::<ErrResponse>(&bytes) {
-                Ok(e) if !e.err.is_empty() => e.err,
-                _ => {
-                    let t = String::from_utf8_lossy(&bytes).trim().to_string();
-                    if t.is_empty() {
-                        format!("{method}: plugin answered {status}")
-                    } else {
-                        t
-                    }
-                }
-            };
-            Err(Error::Remote(msg))
+impl Attempt {
+    fn fatal(error: Error) -> Attempt {
+        Attempt {
+            failure: Failure::Fatal,
+            error,
         }
-        .await;
-        driver.abort();
-        result
     }
 }
+
+/// An error and its causes, as one line (the pool's own message alone
+/// says only "client error (Connect)").
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p: &String| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

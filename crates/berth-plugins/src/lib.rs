@@ -1,8 +1,9 @@
 //! berth-plugins: Docker-compatible legacy plugins and berth's volumes.
 //!
 //! - [`discovery`]: find a plugin by name where Docker looks.
-//! - [`client`]: the HTTP-over-unix/TCP plugin client with deadlines and a
-//!   circuit breaker per plugin.
+//! - [`client`]: the HTTP-over-unix/TCP plugin client: pooled kept-alive
+//!   connections, a bound on calls in flight, retries of connections the
+//!   plugin could not take yet, deadlines and a circuit breaker per plugin.
 //! - [`registry`]: activate plugins lazily by name, cache what they implement.
 //! - [`volume_proxy`]: a volume plugin behind berth-core's `VolumeDriver`.
 //! - [`local`]: the built-in `local` volume driver.
@@ -18,6 +19,7 @@ pub mod local;
 pub mod managed;
 pub mod registry;
 pub mod store;
+mod transport;
 pub mod volume_proxy;
 
 pub use client::{Client, ClientOptions};

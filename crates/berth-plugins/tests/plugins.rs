@@ -120,7 +120,7 @@ async fn sdk_plugin_passes_conformance_through_the_proxy() {
     tokio::spawn(
         PluginServer::new()
             .volume(SdkDir(data))
-            .serve_unix(sock.clone()),
+            .serve_unix_until(sock.clone(), std::future::pending()),
     );
     let reg = registry(t.path().join("run"));
     // The plugin may not be up yet: wait for it, within a bound.
@@ -222,7 +222,7 @@ async fn activate_is_retried_while_the_plugin_starts() {
         std::fs::remove_file(&sock2).unwrap();
         PluginServer::new()
             .volume(SdkDir(data))
-            .serve_unix(sock2)
+            .serve_unix_until(sock2, std::future::pending())
             .await
     });
     let start = Instant::now();

@@ -432,3 +432,48 @@ fn plugin_on_the_embedded_runtime() {
     d.docker_ok(&["volume", "inspect", "ev"]);
     d.docker_ok(&["plugin", "rm", "-f", "no-remove"]);
 }
+
+/// Whether process `pid` is gone (or only a zombie waiting to be reaped).
+fn process_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// SIGTERM to berthd with a managed plugin running and serving: the
+/// plugin (on berth-plugin-sdk, its container's PID 1) stops on the
+/// SIGTERM berthd passes on, so berthd exits without waiting out the stop
+/// grace and SIGKILLing it. A plugin that ignores SIGTERM (the shell of
+/// `slow_plugin_bounded_waits`) still gets only that grace.
+#[test]
+fn daemon_sigterm_with_a_running_plugin_exits_promptly() {
+    let mut d = TestDaemon::start(BIN, &["--default-runtime", "runc"]);
+    let dir = plugin_dir(d.root(), "no-remove-plugin", "no-remove", NO_REMOVE_CONFIG);
+    d.docker_ok(&["plugin", "create", "no-remove", dir.to_str().unwrap()]);
+    d.docker_ok(&["plugin", "enable", "no-remove"]);
+    // It has served calls: berthd holds a kept-alive connection to it.
+    d.docker_ok(&["volume", "create", "-d", "no-remove", "sv"]);
+    d.docker_ok(&["volume", "inspect", "sv"]);
+    let pid: i32 = plugin_fmt(&d, "{{.State.Pid}}").parse().unwrap();
+    assert!(!process_gone(pid));
+    let t = Instant::now();
+    let st = d.stop().expect("berthd did not exit within 20s of SIGTERM");
+    let took = t.elapsed();
+    eprintln!(
+        "berthd exited {:.2}s after SIGTERM, a managed plugin running",
+        took.as_secs_f64()
+    );
+    assert!(st.success(), "berthd: {st}\n{}", d.log_tail());
+    assert!(process_gone(pid), "the plugin (pid {pid}) outlived berthd");
+    // The stop grace is 5 s; a plugin that stopped on SIGTERM needs none of it.
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?}: the plugin was waited for until its SIGKILL\n{}",
+        d.log_tail()
+    );
+    let log = d.log_text();
+    assert!(!log.contains("did not stop within"), "{log}");
+}

@@ -117,7 +117,8 @@ impl AuthzHandler for DenyPlugin {
     }
 }
 
-/// Parses the flags and serves until the process ends.
+/// Parses the flags and serves until SIGTERM or SIGINT (the socket is
+/// removed then).
 pub async fn run(args: Vec<String>) -> Result<(), String> {
     let mut name = "authz-deny".to_string();
     let mut socket = None;

@@ -324,10 +324,37 @@ impl Plugins {
         format!(" (its output: {})", lines.join(" | "))
     }
 
-    /// Stops the plugin's process: SIGTERM, then SIGKILL after `grace`.
+    /// Stops the plugin's process: SIGTERM, then SIGKILL after `grace` if
+    /// it is still running (a plugin that ignores SIGTERM, or is a PID 1
+    /// that never handled it). Says which it took.
     pub(super) async fn stop_process(&self, shim: &ShimClient, grace: Duration) {
-        if let Err(err) = shim.stop(libc::SIGTERM, Some(grace)).await {
-            tracing::debug!("stopping plugin {}: {err}", shim.id());
+        let started = Instant::now();
+        match shim.kill(libc::SIGTERM).await {
+            Ok(()) | Err(berth_runtime::RuntimeError::NotRunning(_)) => {}
+            Err(err) => tracing::debug!("SIGTERM to plugin {}: {err}", shim.id()),
+        }
+        let st = match tokio::time::timeout(grace, shim.wait()).await {
+            Ok(st) => st,
+            Err(_) => {
+                tracing::warn!(
+                    "plugin {} did not stop within {:.1}s of SIGTERM; killing it",
+                    shim.id(),
+                    grace.as_secs_f64()
+                );
+                if let Err(err) = shim.kill(libc::SIGKILL).await {
+                    tracing::debug!("SIGKILL to plugin {}: {err}", shim.id());
+                }
+                shim.wait().await
+            }
+        };
+        match st {
+            Ok(st) => tracing::info!(
+                "plugin {} stopped (exit code {}) in {:.2}s",
+                shim.id(),
+                st.exit_code,
+                started.elapsed().as_secs_f64()
+            ),
+            Err(err) => tracing::debug!("stopping plugin {}: {err}", shim.id()),
         }
         if let Err(err) = shim.cleanup().await {
             tracing::debug!("cleaning up plugin {}: {err}", shim.id());
