@@ -27,6 +27,8 @@ pub enum NetError {
     Sys { context: String, source: nix::Error },
     #[error("firewall: {0}")]
     Firewall(String),
+    #[error("port proxy: {0}")]
+    Proxy(String),
     /// Several independent steps of a teardown failed; all were attempted.
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Many(Vec<NetError>),

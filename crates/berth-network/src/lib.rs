@@ -13,11 +13,19 @@
 //!   own `BERTH-*` iptables chains where nft is missing, rewritten whole
 //!   from the state on every change: masquerade, DNAT of published ports,
 //!   isolation of `--internal` networks.
-//! - [`proxy`]: the userland proxy of every published port. It reserves the
-//!   port (a port in use is a clear 409) and carries the host's own
-//!   connections, including those to 127.0.0.1. berth does not set
-//!   `route_localnet` (DNAT from loopback to a bridge), so loopback-bound
-//!   ports are proxy-only and get no nft rule.
+//! - [`proxy`]: published ports in userland. The daemon binds each host
+//!   port itself, which reserves it (a port in use is a clear 409), and
+//!   the forwarding loops carry the host's own connections, including
+//!   those to 127.0.0.1 (berth does not set `route_localnet`, so
+//!   loopback-bound ports are proxy-only and get no nft rule), and all
+//!   traffic under `--iptables=false`.
+//! - [`proxy_process`]: those loops run in `berthd proxy`, one detached
+//!   process per container with published ports, which inherits the bound
+//!   sockets, outlives the daemon (SIGTERM or `kill -9`) as the container
+//!   does, is adopted by the next daemon through its pid file and is
+//!   stopped at teardown. With the DNAT rules, which the daemon leaves in
+//!   place while containers run, a published port never stops answering
+//!   across a daemon restart.
 //! - [`dns`]: the embedded DNS server of user networks on 127.0.0.11:53
 //!   inside each container's namespace (UDP; TCP is not served).
 //! - [`manager`]: everything above behind one lock, with events.
@@ -33,6 +41,7 @@ pub mod manager;
 pub mod netns;
 pub mod ports;
 pub mod proxy;
+pub mod proxy_process;
 pub mod store;
 pub use error::{NetError, Result};
 pub use manager::{AttachRequest, Attachment, Config, NetworkManager};

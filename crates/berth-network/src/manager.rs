@@ -11,7 +11,8 @@ use crate::ipam::{self, Allocations, Pool, Subnet};
 use crate::link::{self, Netlink};
 use crate::netns;
 use crate::ports::{self, PortMapping, PortSpec};
-use crate::proxy::Proxy;
+use crate::proxy::BoundPort;
+use crate::proxy_process::PortProxies;
 use crate::store::{EndpointRecord, NetworkRecord, Sandbox, Store};
 use berth_core::events::EventSink;
 use berth_core::Filters;
@@ -53,6 +54,10 @@ pub struct Config {
     pub resolv_conf: PathBuf,
     /// Forward embedded-DNS misses here instead of the host's resolvers.
     pub dns_upstreams: Option<Vec<SocketAddr>>,
+    /// The program run as `PROGRAM proxy ...` for published ports: berthd
+    /// itself (the default, the running executable); tests of this crate
+    /// point it at their stand-in.
+    pub proxy_exe: PathBuf,
 }
 
 impl Config {
@@ -70,6 +75,7 @@ impl Config {
             bridge_prefix: "berth-".into(),
             resolv_conf: "/etc/resolv.conf".into(),
             dns_upstreams: None,
+            proxy_exe: std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into()),
         }
     }
 }
@@ -139,7 +145,6 @@ impl DnsView {
 struct State {
     networks: BTreeMap<String, NetworkRecord>,
     sandboxes: BTreeMap<String, Sandbox>,
-    proxies: HashMap<String, Vec<Proxy>>,
     dns: HashMap<String, DnsServer>,
 }
 
@@ -147,6 +152,8 @@ pub struct NetworkManager {
     cfg: Config,
     store: Store,
     fw: Firewall,
+    /// The port proxy processes, one per container that publishes ports.
+    proxies: PortProxies,
     events: Arc<dyn EventSink>,
     nl: Netlink,
     state: tokio::sync::Mutex<State>,
@@ -183,10 +190,12 @@ impl NetworkManager {
         };
         let fw = Firewall::new(backend, &cfg.firewall_table);
         let nl = Netlink::connect()?;
+        let proxies = PortProxies::new(&cfg.proxy_exe, cfg.exec_root.join("port-proxies"));
         let m = Arc::new(NetworkManager {
             cfg,
             store,
             fw,
+            proxies,
             events,
             nl,
             state: tokio::sync::Mutex::new(State::default()),
@@ -210,9 +219,13 @@ impl NetworkManager {
         self.events.emit(EventType::Network, action, &n.id, a);
     }
 
-    /// Loads the records, (re)creates predefined networks, bridges,
-    /// proxies, DNS servers and rules. Sandboxes whose namespace is gone
-    /// (host rebooted) are dropped with their endpoints.
+    /// Loads the records, (re)creates predefined networks, bridges, DNS
+    /// servers and rules, and adopts the port proxies that outlived the
+    /// previous daemon (starting one again only where it is gone).
+    /// Sandboxes whose namespace is gone (host rebooted) are dropped with
+    /// their endpoints. berth's firewall table is replaced in one atomic
+    /// step from the records, so the DNAT of running containers never
+    /// lapses either.
     ///
     /// Only a failure to read the records or to set up the default bridge
     /// is an error; a container whose port or DNS server cannot come back
@@ -276,23 +289,10 @@ impl NetworkManager {
         for (nid, cid) in orphans {
             errs.check(self.remove_endpoint(&mut st, &nid, &cid).await);
         }
-        // proxies and DNS of surviving sandboxes
+        self.restore_proxies(&st, &mut errs).await;
+        // DNS of surviving sandboxes
         let live: Vec<Sandbox> = st.sandboxes.values().cloned().collect();
         for sb in live {
-            let mut proxies = Vec::new();
-            if let Some(ip) = self.gateway_ip_of(&st, &sb.container_id) {
-                for pm in &sb.published {
-                    if let Some(p) = errs.check(Proxy::start(
-                        pm.proto,
-                        pm.host_ip,
-                        pm.host_port,
-                        SocketAddrV4::new(ip, pm.container_port),
-                    )) {
-                        proxies.push(p);
-                    }
-                }
-            }
-            st.proxies.insert(sb.container_id.clone(), proxies);
             if self.needs_dns(&st, &sb) {
                 errs.check(self.start_dns(&mut st, &sb));
             }
@@ -303,6 +303,46 @@ impl NetworkManager {
             tracing::warn!("restoring networking: {e}");
         }
         Ok(())
+    }
+
+    /// Keeps the port proxies of surviving sandboxes (starting one again
+    /// where it died; a port taken meanwhile is logged and skipped) and
+    /// stops those of containers that no longer have networking.
+    async fn restore_proxies(&self, st: &State, errs: &mut Errors) {
+        for sb in st.sandboxes.values() {
+            let cid = &sb.container_id;
+            if sb.published.is_empty() {
+                continue;
+            }
+            if let Some(pid) = self.proxies.pid_of(cid) {
+                tracing::debug!("adopted the port proxy of {cid} (pid {pid})");
+                continue;
+            }
+            let Some(ip) = self.gateway_ip_of(st, cid) else {
+                continue;
+            };
+            tracing::info!("the port proxy of {cid} is gone; starting it again");
+            let bound: Vec<(BoundPort, SocketAddrV4)> = sb
+                .published
+                .iter()
+                .filter_map(|pm| {
+                    let b = BoundPort::bind(pm.proto, pm.host_ip, pm.host_port);
+                    Some((errs.check(b)?, SocketAddrV4::new(ip, pm.container_port)))
+                })
+                .collect();
+            if !bound.is_empty() {
+                errs.check(self.proxies.spawn(cid, &bound).await);
+            }
+        }
+        for cid in self.proxies.containers() {
+            if st
+                .sandboxes
+                .get(&cid)
+                .is_none_or(|s| s.published.is_empty())
+            {
+                errs.check(self.proxies.stop(&cid).await);
+            }
+        }
     }
 
     async fn ensure_predefined(&self, st: &mut State) -> Result<()> {
@@ -935,25 +975,24 @@ impl NetworkManager {
         let gw_ip = self
             .gateway_ip_of(st, &cid)
             .expect("the first endpoint is the gateway");
-        let mut proxies = Vec::new();
+        let mut bound = Vec::new();
         let mut published = Vec::new();
         for p in &req.ports {
             let host_ip = p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-            let px = Proxy::start(
-                p.proto,
-                host_ip,
-                p.host_port,
-                SocketAddrV4::new(gw_ip, p.container_port),
-            )?;
+            let b = BoundPort::bind(p.proto, host_ip, p.host_port)?;
             published.push(PortMapping {
                 proto: p.proto,
                 container_port: p.container_port,
                 host_ip,
-                host_port: px.host.port(),
+                host_port: b.host.port(),
             });
-            proxies.push(px);
+            bound.push((b, SocketAddrV4::new(gw_ip, p.container_port)));
         }
-        st.proxies.insert(cid.clone(), proxies);
+        if !bound.is_empty() {
+            self.proxies.spawn(&cid, &bound).await?;
+        }
+        // the proxy holds the ports now
+        drop(bound);
         let sbm = st.sandboxes.get_mut(&cid).expect("inserted above");
         sbm.published = published.clone();
         let sb = sbm.clone();
@@ -1120,9 +1159,7 @@ impl NetworkManager {
 
     async fn teardown_locked(&self, st: &mut State, cid: &str) -> Result<()> {
         let mut errs = Errors::default();
-        for p in st.proxies.remove(cid).unwrap_or_default() {
-            p.close().await;
-        }
+        errs.check(self.proxies.stop(cid).await);
         st.dns.remove(cid);
         let nets: Vec<String> = st
             .networks
@@ -1293,22 +1330,21 @@ impl NetworkManager {
         self.state.lock().await.sandboxes.keys().cloned().collect()
     }
 
-    /// Daemon shutdown: stops the proxies and DNS servers. When no
-    /// container still has networking (the daemon stopped them all), also
-    /// removes the bridges and berth's firewall rules; otherwise keeps them
-    /// for the containers that outlive the daemon (restored at start).
+    /// Daemon shutdown: stops the DNS servers. When no container still has
+    /// networking (the daemon stopped them all), also removes the bridges
+    /// and berth's firewall rules; otherwise keeps them, and the port
+    /// proxies, for the containers that outlive the daemon (adopted at
+    /// the next start), so their published ports keep answering.
     pub async fn shutdown(&self) -> Result<()> {
         let mut st = self.state.lock().await;
-        for (_, ps) in st.proxies.drain() {
-            for p in ps {
-                p.close().await;
-            }
-        }
         st.dns.clear();
         if !st.sandboxes.is_empty() {
             return Ok(());
         }
         let mut errs = Errors::default();
+        for cid in self.proxies.containers() {
+            errs.check(self.proxies.stop(&cid).await);
+        }
         let bridges: Vec<String> = st
             .networks
             .values()

@@ -1,55 +1,43 @@
-//! The userland proxy for published ports. It binds HOST_IP:HOST_PORT in
-//! the host's namespace, which (like dockerd's docker-proxy) reserves the
-//! port — a port in use fails here with a clear error — and carries
-//! connections that DNAT cannot: those from the host itself, notably to
-//! 127.0.0.1 (DNAT to a bridge from loopback would need `route_localnet`,
-//! which berth does not turn on).
+//! The userland side of a published port.
+//!
+//! The daemon binds HOST_IP:HOST_PORT itself ([`BoundPort::bind`]): that
+//! reserves the port, so a port in use fails there with a clear error and
+//! an ephemeral port (`-p 80`) is known at once. The bound socket is then
+//! handed to the container's port proxy process ([`crate::proxy_process`],
+//! `berthd proxy`), which runs the forwarding loops below until the
+//! container's networking is torn down — whether or not the daemon is
+//! running meanwhile.
+//!
+//! The proxy carries what DNAT does not: connections from the host itself
+//! (berth DNATs in `prerouting` only, so host-local traffic, notably to
+//! 127.0.0.1, reaches the proxy), and everything when `--iptables=false`.
 
 use crate::error::{NetError, Result};
 use crate::firewall::Proto;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::task::JoinHandle;
 
-/// A running proxy; dropping it (or [`Proxy::stop`]) frees the port.
-pub struct Proxy {
+/// A host port the daemon has bound for a container, not yet served.
+pub struct BoundPort {
     pub proto: Proto,
+    /// The address as bound (the real port when 0 was asked for).
     pub host: SocketAddrV4,
-    task: Option<JoinHandle<()>>,
+    socket: Socket,
 }
 
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        if let Some(t) = &self.task {
-            t.abort();
-        }
-    }
+enum Socket {
+    Tcp(std::net::TcpListener),
+    Udp(std::net::UdpSocket),
 }
 
-impl Proxy {
-    pub fn stop(self) {}
-
-    /// Stops the proxy and waits until its socket is closed, so the port
-    /// can be bound again as soon as this returns (a dropped proxy frees
-    /// it a moment later, when the runtime drops the aborted task).
-    pub async fn close(mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-            let _ = t.await;
-        }
-    }
-
-    /// Binds `host_ip:host_port` (port 0 = an ephemeral port) and forwards
-    /// to `backend`. Must be called inside a tokio runtime.
-    pub fn start(
-        proto: Proto,
-        host_ip: Ipv4Addr,
-        host_port: u16,
-        backend: SocketAddrV4,
-    ) -> Result<Proxy> {
+impl BoundPort {
+    /// Binds `host_ip:host_port` (port 0 = an ephemeral port). A port in
+    /// use is a [`NetError::Conflict`] worded as dockerd words it.
+    pub fn bind(proto: Proto, host_ip: Ipv4Addr, host_port: u16) -> Result<BoundPort> {
         let addr = SocketAddrV4::new(host_ip, host_port);
         let in_use = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -60,68 +48,71 @@ impl Proxy {
                 NetError::io(format!("binding {}/{}", addr, proto.as_str()), e)
             }
         };
-        match proto {
+        let (socket, local) = match proto {
             Proto::Tcp => {
-                let std = std::net::TcpListener::bind(addr).map_err(in_use)?;
-                std.set_nonblocking(true)
-                    .map_err(|e| NetError::io("nonblocking", e))?;
-                let host = local_v4(
-                    std.local_addr()
-                        .map_err(|e| NetError::io("local_addr", e))?,
-                );
-                let l =
-                    TcpListener::from_std(std).map_err(|e| NetError::io("tokio listener", e))?;
-                let task = tokio::spawn(async move {
-                    loop {
-                        let Ok((mut c, _)) = l.accept().await else {
-                            continue;
-                        };
-                        tokio::spawn(async move {
-                            if let Ok(mut b) = TcpStream::connect(backend).await {
-                                let _ = c.set_nodelay(true);
-                                let _ = b.set_nodelay(true);
-                                let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
-                            }
-                        });
-                    }
-                });
-                Ok(Proxy {
-                    proto,
-                    host,
-                    task: Some(task),
-                })
+                let l = std::net::TcpListener::bind(addr).map_err(in_use)?;
+                let a = l.local_addr();
+                (Socket::Tcp(l), a)
             }
             Proto::Udp => {
-                let std = std::net::UdpSocket::bind(addr).map_err(in_use)?;
-                std.set_nonblocking(true)
-                    .map_err(|e| NetError::io("nonblocking", e))?;
-                let host = local_v4(
-                    std.local_addr()
-                        .map_err(|e| NetError::io("local_addr", e))?,
-                );
-                let s = Arc::new(
-                    UdpSocket::from_std(std).map_err(|e| NetError::io("tokio socket", e))?,
-                );
-                let task = tokio::spawn(udp_loop(s, backend));
-                Ok(Proxy {
-                    proto,
-                    host,
-                    task: Some(task),
-                })
+                let s = std::net::UdpSocket::bind(addr).map_err(in_use)?;
+                let a = s.local_addr();
+                (Socket::Udp(s), a)
             }
+        };
+        let host = match local.map_err(|e| NetError::io("local_addr", e))? {
+            SocketAddr::V4(a) => a,
+            SocketAddr::V6(a) => {
+                return Err(NetError::Invalid(format!("bound an IPv6 address {a}")));
+            }
+        };
+        Ok(BoundPort {
+            proto,
+            host,
+            socket,
+        })
+    }
+
+    /// The socket, for handing it to the proxy process.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        match &self.socket {
+            Socket::Tcp(l) => l.as_fd(),
+            Socket::Udp(s) => s.as_fd(),
         }
     }
 }
 
-fn local_v4(a: SocketAddr) -> SocketAddrV4 {
-    match a {
-        SocketAddr::V4(a) => a,
-        SocketAddr::V6(_) => unreachable!("bound an IPv4 address"),
+/// Accepts on `l` forever, one backend connection per client. Must be
+/// called inside a tokio runtime.
+pub async fn serve_tcp(l: std::net::TcpListener, backend: SocketAddrV4) -> std::io::Result<()> {
+    l.set_nonblocking(true)?;
+    let l = TcpListener::from_std(l)?;
+    loop {
+        let mut c = match l.accept().await {
+            Ok((c, _)) => c,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!("accept on {:?}: {e}", l.local_addr());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        tokio::spawn(async move {
+            if let Ok(mut b) = TcpStream::connect(backend).await {
+                let _ = c.set_nodelay(true);
+                let _ = b.set_nodelay(true);
+                let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
+            }
+        });
     }
 }
 
-/// One backend socket per client, dropped after a minute of silence.
-async fn udp_loop(front: Arc<UdpSocket>, backend: SocketAddrV4) {
+/// Relays datagrams on `s` forever: one backend socket per client,
+/// dropped after a minute of silence. Must be called inside a tokio
+/// runtime.
+pub async fn serve_udp(s: std::net::UdpSocket, backend: SocketAddrV4) -> std::io::Result<()> {
+    s.set_nonblocking(true)?;
+    let front = Arc::new(UdpSocket::from_std(s)?);
     let mut clients: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
     let mut buf = vec![0u8; 65535];
     loop {
@@ -153,5 +144,23 @@ async fn udp_loop(front: Arc<UdpSocket>, backend: SocketAddrV4) {
             }
         };
         let _ = sock.send(&buf[..n]).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_in_use_is_a_conflict() {
+        let a = BoundPort::bind(Proto::Tcp, Ipv4Addr::LOCALHOST, 0).unwrap();
+        assert_ne!(a.host.port(), 0, "the ephemeral port is known at once");
+        let e = BoundPort::bind(Proto::Tcp, Ipv4Addr::LOCALHOST, a.host.port())
+            .err()
+            .unwrap();
+        assert!(matches!(e, NetError::Conflict(_)), "{e}");
+        assert!(e.to_string().contains("port is already allocated"), "{e}");
+        let u = BoundPort::bind(Proto::Udp, Ipv4Addr::LOCALHOST, 0).unwrap();
+        assert!(BoundPort::bind(Proto::Udp, Ipv4Addr::LOCALHOST, u.host.port()).is_err());
     }
 }

@@ -46,7 +46,16 @@ impl Env {
         c.firewall_table = format!("berth_{}", self.tag);
         c.ip_forward = false;
         c.dns_upstreams = Some(vec![]);
+        c.proxy_exe = env!("CARGO_BIN_EXE_berth-proxy-test").into();
         c
+    }
+    /// The pid of a container's port proxy process, from its pid file.
+    fn proxy_pid(&self, cid: &str) -> Option<i32> {
+        std::fs::read_to_string(self.dir.path().join(format!("exec/port-proxies/{cid}.pid")))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
     fn netns_dir(&self) -> PathBuf {
         self.dir.path().join("exec/netns")
@@ -109,6 +118,30 @@ impl Drop for Env {
                 let _ = berth_network::netns::remove(&e.path());
             }
         }
+        // port proxies a failed test left running
+        if let Ok(d) = std::fs::read_dir(self.dir.path().join("exec/port-proxies")) {
+            for e in d.flatten() {
+                let pid = std::fs::read_to_string(e.path()).unwrap_or_default();
+                let Ok(pid) = pid.trim().parse::<i32>() else {
+                    continue;
+                };
+                let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmd).contains("berth-proxy-test") {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::SIGKILL,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Whether `pid` has exited (gone, or a zombie that has closed its files).
+fn exited(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(s) => s[s.rfind(')').unwrap() + 1..].trim_start().starts_with('Z'),
     }
 }
 
@@ -541,20 +574,47 @@ async fn published_port_from_loopback_in_use_and_restart() {
     assert_eq!(env.our_links(), links_before);
     assert_eq!(env.netns_count(), 2);
 
-    // daemon restart: the container keeps its namespace, address and port
+    // daemon restart: the container keeps its namespace, address and
+    // ports, and the ports answer while no daemon runs (the proxy is a
+    // process of its own and the DNAT rules stay)
+    let rules = fw.rule_count().unwrap();
+    let aid = "a".repeat(64);
+    let pid = env.proxy_pid(&aid).expect("a pid file for a's proxy");
     m.shutdown().await.unwrap();
     drop(m);
-    assert!(
-        http_get(&format!("127.0.0.1:{lo}")).is_err(),
-        "the proxy went with the daemon"
+    assert_eq!(
+        fw.rule_count().unwrap(),
+        rules,
+        "rules kept for running containers"
     );
-    // someone took the other published port meanwhile: the daemon still starts
+    let body = tokio::task::block_in_place(|| http_get(&format!("127.0.0.1:{lo}"))).unwrap();
+    assert!(body.contains("hello from the netns"), "{body}");
+    let m = NetworkManager::start(env.cfg(3), env.sink.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        env.proxy_pid(&aid),
+        Some(pid),
+        "the proxy is adopted, not replaced"
+    );
+    assert!(!exited(pid));
+    let body = tokio::task::block_in_place(|| http_get(&format!("127.0.0.1:{lo}"))).unwrap();
+    assert!(body.contains("hello from the netns"), "{body}");
+    m.shutdown().await.unwrap();
+    drop(m);
+    // the proxy died meanwhile and someone took the other published port:
+    // the next start serves what it can bind again and still starts
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    while !exited(pid) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let squat = std::net::TcpListener::bind(("0.0.0.0", any)).unwrap();
     let m = NetworkManager::start(env.cfg(3), env.sink.clone())
         .await
         .unwrap();
-    let s2 = m.settings(&"a".repeat(64), &[]).await.unwrap();
+    let s2 = m.settings(&aid, &[]).await.unwrap();
     assert_eq!(s2.ip_address, s.ip_address);
+    assert_ne!(env.proxy_pid(&aid), Some(pid), "a new proxy");
     let body = tokio::task::block_in_place(|| retry_get(&format!("127.0.0.1:{lo}")));
     assert!(body.contains("hello"));
     drop(squat);
@@ -564,7 +624,10 @@ async fn published_port_from_loopback_in_use_and_restart() {
     ));
 
     drop(httpd);
-    m.detach_container(&"a".repeat(64)).await.unwrap();
+    let pid = env.proxy_pid(&aid).unwrap();
+    m.detach_container(&aid).await.unwrap();
+    assert!(exited(pid), "the proxy is gone when detach returns");
+    assert_eq!(env.proxy_pid(&aid), None, "and so is its pid file");
     assert!(
         http_get(&format!("127.0.0.1:{lo}")).is_err(),
         "port freed on stop"

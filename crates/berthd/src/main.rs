@@ -1,9 +1,10 @@
 //! berthd: the berth daemon.
 //!
 //! One binary, several entry points: `berthd shim ...` (the per-container
-//! shim) and `berthd runc ...` (the embedded OCI runtime) must run in a fresh
-//! single-threaded process, so they are dispatched here before any tokio
-//! runtime or thread exists.
+//! shim), `berthd runc ...` (the embedded OCI runtime) and `berthd proxy ...`
+//! (the per-container port proxy) must run in a fresh single-threaded
+//! process (they fork), so they are dispatched here before any tokio runtime
+//! or thread exists.
 
 mod authz;
 mod config;
@@ -29,6 +30,9 @@ fn main() {
     match args.get(1).and_then(|a| a.to_str()) {
         Some("shim") => std::process::exit(berth_runtime::shim::main_from_args(args[2..].to_vec())),
         Some("runc") => std::process::exit(berth_runc::main_from_args(args[2..].to_vec())),
+        Some(berth_network::proxy_process::SUBCOMMAND) => std::process::exit(
+            berth_network::proxy_process::main_from_args(args[2..].to_vec()),
+        ),
         _ => {}
     }
     if let Err(e) = run(args) {
