@@ -6,12 +6,12 @@
 //! driver (possibly a plugin) is called.
 
 mod drivers;
+mod listing;
 
 use crate::local::{LocalDriver, LOCAL};
 use crate::registry::Registry;
 use crate::volume_proxy::VolumePluginDriver;
 use berth_core::events::EventSink;
-use berth_core::volumes::VolumeDriver;
 use berth_core::Filters;
 use berth_types::volume::Volume;
 use berth_types::{Error, ErrorKind, EventType, Result};
@@ -307,30 +307,6 @@ impl VolumeStore {
         Ok(self.to_volume(&r))
     }
 
-    /// The driver a volume berth has no record of goes to, and whether that
-    /// driver has it already (dockerd asks `Get` before `Create`). With no
-    /// driver named, every driver is asked for the name; `local` if none
-    /// has it.
-    async fn driver_for_new(
-        &self,
-        name: &str,
-        driver: &str,
-        anonymous: bool,
-    ) -> Result<(Arc<dyn VolumeDriver>, bool)> {
-        if anonymous {
-            return Ok((self.driver(driver).await?, false));
-        }
-        if driver.is_empty() {
-            return Ok(match self.find_in_drivers(name).await {
-                Some((d, _)) => (d, true),
-                None => (self.local.clone(), false),
-            });
-        }
-        let d = self.driver(driver).await?;
-        let exists = d.get(name).await.is_ok();
-        Ok((d, exists))
-    }
-
     /// An anonymous volume (`-v /path`), labelled as dockerd labels them.
     pub async fn create_anonymous(&self, driver: &str) -> Result<Volume> {
         self.create(CreateOptions {
@@ -370,66 +346,6 @@ impl VolumeStore {
             }
         }
         Ok(v)
-    }
-
-    /// `docker volume ls`: berth's volumes and every volume a driver
-    /// reports (`VolumeDriver.List` of each plugin, asked at once); a
-    /// driver that cannot list is a warning, not a failure. Filters
-    /// `dangling`, `driver` (either name of a managed plugin), `label`,
-    /// `name`.
-    pub async fn list(&self, filters: &Filters) -> Result<(Vec<Volume>, Vec<String>)> {
-        filters.validate(&["dangling", "driver", "label", "name"])?;
-        let dangling = filters.bool_value("dangling")?;
-        let set = self.all_drivers().await;
-        let mut warnings = set.warnings;
-        let listed = futures_util::future::join_all(set.drivers.iter().map(|d| async move {
-            let r = d.list().await;
-            let scope = match r {
-                Ok(_) => d.scope().await.unwrap_or_default(),
-                Err(_) => Default::default(),
-            };
-            (r, scope)
-        }))
-        .await;
-        let recs: Vec<Record> = self.records.lock().unwrap().values().cloned().collect();
-        // name → (volume, referenced)
-        let mut all: BTreeMap<String, (Volume, bool)> = recs
-            .iter()
-            .map(|r| (r.name.clone(), (self.to_volume(r), !r.refs.is_empty())))
-            .collect();
-        for (d, (r, scope)) in set.drivers.iter().zip(listed) {
-            let vols = match r {
-                Ok(v) => v,
-                Err(e) => {
-                    warnings.push(format!("list {}: {}", d.name(), e.message));
-                    continue;
-                }
-            };
-            for dv in vols {
-                match all.get_mut(&dv.name) {
-                    // A volume berth knows stays as berth knows it; another
-                    // driver's volume of the same name is left out (dockerd).
-                    Some((v, _)) => {
-                        if v.driver == d.name() && v.driver != LOCAL && !dv.mountpoint.is_empty() {
-                            v.mountpoint = dv.mountpoint;
-                        }
-                    }
-                    None => {
-                        let v = drivers::foreign_volume(d.name(), dv, scope);
-                        all.insert(v.name.clone(), (v, false));
-                    }
-                }
-            }
-        }
-        let vols = all
-            .into_values()
-            .filter(|(_, used)| dangling.is_none_or(|d| d != *used))
-            .map(|(v, _)| v)
-            .filter(|v| filters.any("driver", |f| self.same_driver(f, &v.driver)))
-            .filter(|v| filters.any("name", |n| v.name.contains(n)))
-            .filter(|v| filters.match_labels("label", &v.labels))
-            .collect();
-        Ok((vols, warnings))
     }
 
     /// Containers that reference volume `name`.
@@ -481,25 +397,6 @@ impl VolumeStore {
         self.records.lock().unwrap().remove(name);
         let _ = std::fs::remove_file(self.meta.join(format!("{name}.json")));
         self.emit("destroy", name, BTreeMap::new(), &r.driver);
-        Ok(())
-    }
-
-    /// `docker volume rm` of a volume berth has no record of: removed by
-    /// the driver that has it, as dockerd does.
-    async fn remove_foreign(&self, name: &str, force: bool) -> Result<()> {
-        let Some((d, _)) = self.find_in_drivers(name).await else {
-            if force {
-                return Ok(());
-            }
-            return Err(Error::not_found(format!("get {name}: no such volume")));
-        };
-        if let Err(e) = d.remove(name).await {
-            if !force {
-                return Err(plugin_error(d.name(), "remove", name, e));
-            }
-            tracing::warn!("force-removing volume {name}: driver error ignored: {e}");
-        }
-        self.emit("destroy", name, BTreeMap::new(), d.name());
         Ok(())
     }
 
