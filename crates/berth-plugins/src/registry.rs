@@ -165,6 +165,31 @@ impl Registry {
         v
     }
 
+    /// Managed plugins registered for `subsystem`, each once, by the name
+    /// it shows (`x:latest`, never its bare alias `x`).
+    pub fn managed_for(&self, subsystem: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .named
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|e| e.implements.iter().any(|s| s == subsystem))
+            .map(|e| e.endpoint.name.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The name a plugin shows for `name`: a managed plugin's full name for
+    /// any of its aliases (`x` → `x:latest`), else `name` itself.
+    pub fn canonical(&self, name: &str) -> String {
+        match self.named.lock().unwrap().get(name) {
+            Some(e) => e.endpoint.name.clone(),
+            None => name.to_string(),
+        }
+    }
+
     /// Names of the activated plugins implementing `subsystem`.
     pub fn activated(&self, subsystem: &str) -> Vec<String> {
         let mut v: Vec<String> = self
@@ -195,6 +220,23 @@ impl Registry {
         let p = match self.cached(name) {
             Some(p) => p,
             None => self.activate(name).await?,
+        };
+        if !p.implements(subsystem) {
+            return Err(Error::NotImplements(
+                name.to_string(),
+                subsystem.to_string(),
+            ));
+        }
+        Ok(p)
+    }
+
+    /// Like [`get`](Self::get), but a plugin that refuses connections is not
+    /// waited for: one activation attempt (asking every plugin on disk, as
+    /// `docker volume ls` does, must not stall on a stale socket).
+    pub async fn get_now(&self, name: &str, subsystem: &str) -> Result<Arc<Plugin>> {
+        let p = match self.cached(name) {
+            Some(p) => p,
+            None => self.activate_within(name, Duration::ZERO).await?,
         };
         if !p.implements(subsystem) {
             return Err(Error::NotImplements(
@@ -238,6 +280,12 @@ impl Registry {
     }
 
     async fn activate(&self, name: &str) -> Result<Arc<Plugin>> {
+        self.activate_within(name, self.opts.activate_window).await
+    }
+
+    /// Activates `name`, retrying for up to `window` while it refuses
+    /// connections.
+    async fn activate_within(&self, name: &str, window: Duration) -> Result<Arc<Plugin>> {
         let gate = self
             .activating
             .lock()
@@ -276,7 +324,7 @@ impl Registry {
                 }
                 // Refusing connections: the plugin may still be starting.
                 Err(e @ Error::Unavailable { .. }) => {
-                    if start.elapsed() + delay > self.opts.activate_window {
+                    if start.elapsed() + delay > window {
                         return Err(e);
                     }
                     tokio::time::sleep(delay).await;
@@ -353,11 +401,18 @@ mod tests {
         let names = vec!["p:latest".to_string(), "p".to_string()];
         r.add_named(&names, ep);
         assert_eq!(r.named_for("authz"), ["p", "p:latest"]);
+        assert_eq!(r.managed_for("authz"), ["p:latest"]);
+        assert_eq!(r.canonical("p"), "p:latest");
+        assert_eq!(r.canonical("p:latest"), "p:latest");
+        assert_eq!(r.canonical("legacy"), "legacy");
         assert!(r.named_for("VolumeDriver").is_empty());
         // Registered but not answering: unavailable, not unknown.
         let e = r.get("p", "authz").await.unwrap_err();
         assert!(matches!(e, Error::Unavailable { .. }), "{e}");
+        let e = r.get_now("p", "authz").await.unwrap_err();
+        assert!(matches!(e, Error::Unavailable { .. }), "{e}");
         r.remove_named(&names);
+        assert_eq!(r.canonical("p"), "p");
         let e = r.get("p", "authz").await.unwrap_err();
         assert!(matches!(e, Error::NotFound(_)), "{e}");
     }

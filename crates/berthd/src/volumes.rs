@@ -22,10 +22,8 @@ impl VolumeBackend for Backend {
             .await
     }
     async fn list(&self, filters: Filters) -> Result<VolumeListResponse> {
-        Ok(VolumeListResponse {
-            volumes: self.0.list(&filters)?,
-            warnings: Vec::new(),
-        })
+        let (volumes, warnings) = self.0.list(&filters).await?;
+        Ok(VolumeListResponse { volumes, warnings })
     }
     async fn inspect(&self, name: &str) -> Result<Volume> {
         self.0.inspect(name).await

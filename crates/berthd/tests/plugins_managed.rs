@@ -168,10 +168,7 @@ fn managed_plugin_demo() {
     // A volume from it; the plugin refuses to remove it.
     d.docker_ok(&["volume", "create", "-d", "no-remove", "v1"]);
     let vols = d.docker_ok(&["volume", "ls", "--format", "{{.Name}} {{.Driver}}"]);
-    assert!(
-        vols.lines().any(|l| l.starts_with("v1 no-remove")),
-        "{vols}"
-    );
+    assert!(vols.lines().any(|l| l == "v1 no-remove:latest"), "{vols}");
     let o = d.docker(&["volume", "rm", "v1"]);
     assert!(!o.status.success(), "volume rm worked");
     assert!(err(&o).contains("protected"), "{}", err(&o));
@@ -476,4 +473,121 @@ fn daemon_sigterm_with_a_running_plugin_exits_promptly() {
     );
     let log = d.log_text();
     assert!(!log.contains("did not stop within"), "{log}");
+}
+
+/// The plugin's volumes as `volume ls` shows them (legacy plugins of other
+/// tests on this host list theirs too).
+fn volume_ls(d: &TestDaemon) -> Vec<String> {
+    d.docker_ok(&[
+        "volume",
+        "ls",
+        "--filter",
+        "driver=no-remove:latest",
+        "--format",
+        "{{.Name}} {{.Driver}}",
+    ])
+    .lines()
+    .map(String::from)
+    .collect()
+}
+
+/// A managed plugin is named with its tag wherever a volume shows its
+/// driver (ls, inspect, events, a container's mounts), as on dockerd,
+/// whether the user wrote `-d no-remove` or `-d no-remove:latest`; volumes
+/// left behind by `plugin rm -f` (their data gone with the plugin) still go
+/// with a plain `volume rm`, also after a daemon restart.
+#[test]
+fn managed_volume_driver_shows_its_tag_and_forced_removal_leaves_removable_volumes() {
+    let mut d = TestDaemon::start(BIN, &["--default-runtime", "runc"]);
+    let dir = plugin_dir(d.root(), "no-remove-plugin", "no-remove", NO_REMOVE_CONFIG);
+    d.docker_ok(&["plugin", "create", "no-remove", dir.to_str().unwrap()]);
+    let o = d.docker(&["plugin", "enable", "no-remove"]);
+    assert!(o.status.success(), "{}\n{}", err(&o), d.log_tail());
+    let t0 = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 1)
+    .to_string();
+    d.docker_ok(&["volume", "create", "-d", "no-remove", "short"]);
+    d.docker_ok(&["volume", "create", "-d", "no-remove:latest", "tagged"]);
+    // Either spelling names the same driver: no conflict.
+    d.docker_ok(&["volume", "create", "-d", "no-remove:latest", "short"]);
+    d.docker_ok(&["volume", "create", "-d", "no-remove", "tagged"]);
+    let ls = volume_ls(&d);
+    assert_eq!(
+        ls,
+        ["short no-remove:latest", "tagged no-remove:latest"],
+        "{ls:?}"
+    );
+    for v in ["short", "tagged"] {
+        let drv = d.docker_ok(&["volume", "inspect", "-f", "{{.Driver}}", v]);
+        assert_eq!(drv.trim(), "no-remove:latest");
+    }
+    for f in ["driver=no-remove:latest", "driver=no-remove"] {
+        let ls = d.docker_ok(&["volume", "ls", "-q", "--filter", f]);
+        assert_eq!(ls.lines().collect::<Vec<_>>(), ["short", "tagged"], "{f}");
+    }
+    d.load_busybox();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "user",
+        "--volume-driver",
+        "no-remove",
+        "-v",
+        "viarun:/d",
+        "busybox",
+        "true",
+    ]);
+    let m = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{.Driver}}{{end}}",
+        "user",
+    ]);
+    assert_eq!(m.trim(), "no-remove:latest");
+    d.docker_ok(&["rm", "user"]);
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let ev = d.docker_ok(&[
+        "events",
+        "--since",
+        &t0,
+        "--until",
+        &until,
+        "--filter",
+        "type=volume",
+        "--format",
+        "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}}",
+    ]);
+    assert!(ev.contains("create short no-remove:latest"), "{ev}");
+    assert!(ev.contains("mount viarun no-remove:latest"), "{ev}");
+    assert!(ev.lines().all(|l| l.ends_with(" no-remove:latest")), "{ev}");
+
+    // Records written when berth kept the bare name get the full one.
+    d.stop();
+    let rec = d.data_root.join("volumes/_meta/viarun.json");
+    let mut j: serde_json::Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
+    assert_eq!(j["driver"], "no-remove:latest");
+    j["driver"] = "no-remove".into();
+    std::fs::write(&rec, j.to_string()).unwrap();
+    d.launch().unwrap();
+    let drv = d.docker_ok(&["volume", "inspect", "-f", "{{.Driver}}", "viarun"]);
+    assert_eq!(drv.trim(), "no-remove:latest");
+
+    // Removed with force, the plugin takes its volumes' data along; the
+    // volumes are still listed, and a plain rm forgets them.
+    d.docker_ok(&["plugin", "rm", "-f", "no-remove"]);
+    assert_eq!(volume_ls(&d).len(), 3, "{:?}", volume_ls(&d));
+    let o = d.docker(&["volume", "rm", "short"]);
+    assert!(o.status.success(), "{}\n{}", err(&o), d.log_tail());
+    d.restart();
+    let o = d.docker(&["volume", "rm", "tagged", "viarun"]);
+    assert!(o.status.success(), "{}\n{}", err(&o), d.log_tail());
+    assert!(volume_ls(&d).is_empty(), "{:?}", volume_ls(&d));
 }

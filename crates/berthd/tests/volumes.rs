@@ -634,10 +634,22 @@ fn sdk_plugin_no_remove_serves_volumes_and_refuses_rm() {
     assert!(err(&o).contains("protected"), "{}", err(&o));
     assert!(volume_names(d).contains(&"pv1".to_string()));
     assert!(root.path().join("pv1/f").exists());
-    // -f drops berth's record even so; the plugin still keeps the data.
+    // -f drops berth's record even so; the plugin still keeps the data,
+    // and still lists it: pv1 stays in `volume ls`, now as one only the
+    // plugin knows (no labels, no creation time of berth's), as on dockerd.
     d.docker_ok(&["volume", "rm", "-f", "pv1"]);
-    assert!(!volume_names(d).contains(&"pv1".to_string()));
     assert!(root.path().join("pv1/f").exists());
+    let ls = d.docker_ok(&[
+        "volume",
+        "ls",
+        "--filter",
+        &format!("driver={name}"),
+        "--format",
+        "{{.Name}} {{.Driver}}",
+    ]);
+    assert!(ls.lines().any(|l| l == format!("pv1 {name}")), "{ls}");
+    let created = d.docker_ok(&["volume", "inspect", "--format", "{{.CreatedAt}}", "pv1"]);
+    assert_eq!(created.trim(), "0001-01-01T00:00:00Z");
     d.docker_ok(&["volume", "rm", "-f", "pv2"]);
 }
 
@@ -917,4 +929,116 @@ fn volumes_survive_restart_and_restarted_containers_wait_for_their_plugin() {
     assert_eq!(st.trim(), "true");
     d.docker_ok(&["rm", "-f", "late", "holder"]);
     d.docker_ok(&["volume", "rm", "localvol"]);
+}
+
+/// Volumes a plugin has that berth never created (made before berthd ran,
+/// or by another daemon) are listed with their driver, inspectable, usable
+/// and removable, as on dockerd; a plugin whose `VolumeDriver.List` fails
+/// is a warning of `GET /volumes`, not a failed call.
+#[test]
+fn volumes_only_a_plugin_knows_are_listed_inspected_used_and_removed() {
+    let d = daemon();
+    let name = plugin_name("outside");
+    let root = tempfile::tempdir().unwrap();
+    let vols = root.path().join("vols");
+    let log = root.path().join("calls.log");
+    // Volume names unique to this process: other test processes' plugins
+    // are on the same disk, and their volumes are listed here too.
+    let (v1, v2) = (plugin_name("made-elsewhere"), plugin_name("never-used"));
+    for v in [&v1, &v2] {
+        std::fs::create_dir_all(vols.join(v)).unwrap();
+    }
+    std::fs::write(vols.join(&v1).join("f"), "from before\n").unwrap();
+    let _p = pyvol(&name, &vols, &log, "ok");
+    let broken = plugin_name("listfail");
+    let broot = tempfile::tempdir().unwrap();
+    let _b = pyvol(
+        &broken,
+        &broot.path().join("vols"),
+        &broot.path().join("calls.log"),
+        "listfail",
+    );
+
+    let ls = d.docker_ok(&["volume", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    for v in [&v1, &v2] {
+        assert!(ls.lines().any(|l| l == format!("{v} {name}")), "{v}: {ls}");
+    }
+    assert!(calls(&log)
+        .iter()
+        .any(|c| c["method"] == "VolumeDriver.List"));
+    let ls = d.docker_ok(&["volume", "ls", "-q", "--filter", &format!("driver={name}")]);
+    let mut listed: Vec<&str> = ls.lines().collect();
+    listed.sort();
+    assert_eq!(listed, [v1.as_str(), v2.as_str()]);
+    // The broken plugin costs a warning naming it, the listing still comes.
+    let r = d.get("/volumes");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    let warnings = j["Warnings"].as_array().expect("Warnings");
+    assert!(
+        warnings.iter().any(|w| w
+            .as_str()
+            .is_some_and(|w| w.contains(&broken) && w.contains("listing is broken here"))),
+        "{warnings:?}"
+    );
+    assert!(j["Volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["Name"] == v1.as_str() && v["Driver"] == name.as_str()));
+
+    // Inspect asks the plugin (Get): driver, mountpoint, status, scope.
+    let fmt = "{{.Driver}} {{.Mountpoint}} {{.Scope}} {{json .Status}}";
+    let i = d.docker_ok(&["volume", "inspect", "--format", fmt, &v1]);
+    assert_eq!(
+        i.trim(),
+        format!(
+            "{name} {} global {{\"lang\":\"python\"}}",
+            vols.join(&v1).display()
+        )
+    );
+    let o = d.docker(&["volume", "inspect", &plugin_name("nowhere")]);
+    assert!(
+        !o.status.success() && err(&o).contains("no such volume"),
+        "{}",
+        err(&o)
+    );
+
+    // A container uses it through the plugin; it is not created anew.
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--volume-driver",
+        &name,
+        "-v",
+        &format!("{v1}:/p"),
+        "busybox",
+        "cat",
+        "/p/f",
+    ]);
+    assert!(o.status.success(), "{}\n{}", err(&o), d.log_tail());
+    assert_eq!(out(&o), "from before\n");
+    let c = calls(&log);
+    assert!(c
+        .iter()
+        .any(|x| x["method"] == "VolumeDriver.Mount" && x["body"]["Name"] == v1.as_str()));
+    assert!(
+        !c.iter().any(|x| x["method"] == "VolumeDriver.Create"),
+        "the plugin's own volume was created again: {c:?}"
+    );
+
+    // Both go with a plain rm: the plugin is asked to remove them.
+    for v in [&v1, &v2] {
+        let o = d.docker(&["volume", "rm", v]);
+        assert!(o.status.success(), "{v}: {}\n{}", err(&o), d.log_tail());
+        assert!(!vols.join(v).exists(), "{v} still on the plugin's disk");
+    }
+    let removed: Vec<_> = calls(&log)
+        .into_iter()
+        .filter(|x| x["method"] == "VolumeDriver.Remove")
+        .map(|x| x["body"]["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(removed, [v1.clone(), v2.clone()]);
+    let names = volume_names(d);
+    assert!(!names.contains(&v1) && !names.contains(&v2), "{names:?}");
 }

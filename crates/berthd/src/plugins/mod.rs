@@ -168,6 +168,14 @@ impl Plugins {
                 Err(err) => tracing::warn!("skipping plugin {}: {err}", dir.display()),
             }
         }
+        // Volumes are shown with the plugin's full name (`x:latest`, as
+        // dockerd shows them); records written with the bare one get it.
+        for e in entries.values() {
+            let name = e.name();
+            if let Err(err) = volumes.rename_driver(&Self::registry_names(&name), &name) {
+                tracing::warn!("volumes of plugin {name}: {}", err.message);
+            }
+        }
         Ok(Arc::new(Plugins {
             root,
             exec_root: exec_root.join("plugins"),
@@ -424,6 +432,13 @@ impl Plugins {
         })
         .await
         .map_err(|e| Error::internal(e.to_string()))?;
+        // Its volumes' data went with its directory; their records stay
+        // until `volume rm`, which then has no driver to ask.
+        let mut names = Self::registry_names(&e.name());
+        names.push(e.id.clone());
+        if let Err(err) = self.volumes.driver_removed(&names) {
+            tracing::warn!("volumes of removed plugin {}: {}", e.name(), err.message);
+        }
         self.emit("remove", &e);
         Ok(())
     }

@@ -5,19 +5,20 @@
 //! serialised by a per-name lock; no lock is shared across volumes while a
 //! driver (possibly a plugin) is called.
 
+mod drivers;
+mod listing;
+
 use crate::local::{LocalDriver, LOCAL};
 use crate::registry::Registry;
 use crate::volume_proxy::VolumePluginDriver;
 use berth_core::events::EventSink;
-use berth_core::volumes::VolumeDriver;
 use berth_core::Filters;
-use berth_types::volume::{subsystem, Volume};
+use berth_types::volume::Volume;
 use berth_types::{Error, ErrorKind, EventType, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// The label dockerd puts on anonymous volumes.
 pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
@@ -44,6 +45,10 @@ struct Record {
     /// The last mountpoint a driver reported.
     #[serde(default)]
     mountpoint: String,
+    /// The driver was a managed plugin since removed, and the volume's
+    /// data with it: nothing is left to ask, `rm` just forgets it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    driver_removed: bool,
 }
 
 /// What `docker volume create` asks for.
@@ -173,59 +178,6 @@ impl VolumeStore {
             .collect()
     }
 
-    /// Volume drivers for `/info` `Plugins.Volume`: `local`, then every
-    /// activated volume plugin.
-    pub fn driver_names(&self) -> Vec<String> {
-        let mut v = vec![LOCAL.to_string()];
-        v.extend(self.registry.activated(subsystem::VOLUME));
-        v
-    }
-
-    /// The driver named `name`: the local driver or a volume plugin,
-    /// activated on first use. An unknown name fails at once.
-    pub async fn driver(&self, name: &str) -> Result<Arc<dyn VolumeDriver>> {
-        if name.is_empty() || name == LOCAL {
-            return Ok(self.local.clone());
-        }
-        let plugin = self
-            .registry
-            .get(name, subsystem::VOLUME)
-            .await
-            .map_err(|e| match e {
-                crate::Error::NotFound(n) => Error::not_found(format!(
-                    "error looking up volume plugin {n}: plugin \"{n}\" not found"
-                )),
-                e => e.into(),
-            })?;
-        Ok(self.proxy(plugin))
-    }
-
-    fn proxy(&self, plugin: Arc<crate::registry::Plugin>) -> Arc<dyn VolumeDriver> {
-        let mut px = self.proxies.lock().unwrap();
-        let name = plugin.name().to_string();
-        let p = px
-            .entry(name)
-            .or_insert_with(|| Arc::new(VolumePluginDriver::new(plugin.clone())));
-        if !p.is_for(&plugin) {
-            *p = Arc::new(VolumePluginDriver::new(plugin));
-        }
-        p.clone()
-    }
-
-    /// Waits, up to `bound`, for the volume driver `name` to be up (a
-    /// plugin starting after berthd). Never blocks other callers.
-    pub async fn wait_for_driver(&self, name: &str, bound: Duration) -> Result<()> {
-        if name.is_empty() || name == LOCAL {
-            return Ok(());
-        }
-        let p = self
-            .registry
-            .wait_for(name, subsystem::VOLUME, bound)
-            .await?;
-        self.proxy(p);
-        Ok(())
-    }
-
     fn lock_for(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
         self.locks
             .lock()
@@ -286,7 +238,9 @@ impl VolumeStore {
     }
 
     /// `docker volume create`. Creating an existing name with the same (or
-    /// no) driver returns the existing volume, as dockerd does.
+    /// no) driver returns the existing volume, as dockerd does; so does a
+    /// name a driver already has (found by asking every driver when none
+    /// is given), which berth then keeps a record of.
     pub async fn create(&self, opts: CreateOptions) -> Result<Volume> {
         let anonymous = opts.name.is_empty();
         let name = if anonymous {
@@ -295,27 +249,37 @@ impl VolumeStore {
             validate_name(&opts.name)?;
             opts.name.clone()
         };
-        let driver_name = if opts.driver.is_empty() {
-            LOCAL.to_string()
-        } else {
-            opts.driver.clone()
-        };
         let gate = self.lock_for(&name);
         let _g = gate.lock().await;
-        if let Some(r) = self.record(&name) {
-            if !opts.driver.is_empty() && r.driver != driver_name {
+        if let Some(r) = self.record(&name).filter(|r| !r.driver_removed) {
+            if !opts.driver.is_empty() && !self.same_driver(&r.driver, &opts.driver) {
                 return Err(Error::conflict(format!(
-                    "a volume with name {name} already exists with driver \"{}\" but driver \"{driver_name}\" was specified",
-                    r.driver
+                    "a volume with name {name} already exists with driver \"{}\" but driver \"{}\" was specified",
+                    r.driver,
+                    self.canonical_driver(&opts.driver)
                 )));
             }
             return Ok(self.to_volume(&r));
         }
-        let driver = self.driver(&driver_name).await?;
-        driver
-            .create(&name, &opts.driver_opts)
-            .await
-            .map_err(|e| plugin_error(&driver_name, "create", &name, e))?;
+        if let Some(r) = self.record(&name) {
+            // Its plugin was removed with the volume's data: made anew,
+            // unless containers still name the old one (dockerd's rule).
+            if !r.refs.is_empty() {
+                return Err(Error::conflict(format!(
+                    "found references to volume '{name}' in driver '{}' but the volume was not found in the driver -- you may need to remove containers referencing this volume or force remove the volume to re-create it",
+                    r.driver
+                )));
+            }
+        }
+        let (driver, exists) = self.driver_for_new(&name, &opts.driver, anonymous).await?;
+        // The name users see: `x:latest` for a managed plugin asked for as `x`.
+        let driver_name = driver.name().to_string();
+        if !exists {
+            driver
+                .create(&name, &opts.driver_opts)
+                .await
+                .map_err(|e| plugin_error(&driver_name, "create", &name, e))?;
+        }
         let scope = driver.scope().await.map(|s| s.as_str()).unwrap_or("local");
         let mut labels = opts.labels;
         if anonymous {
@@ -352,11 +316,18 @@ impl VolumeStore {
         .await
     }
 
-    /// `docker volume inspect`. A plugin volume's status comes from the plugin.
+    /// `docker volume inspect`. A plugin volume's status comes from the
+    /// plugin; a volume berth has no record of is looked for in every
+    /// driver, as dockerd does.
     pub async fn inspect(&self, name: &str) -> Result<Volume> {
-        let r = self
-            .record(name)
-            .ok_or_else(|| Error::not_found(format!("get {name}: no such volume")))?;
+        let Some(r) = self.record(name) else {
+            let (d, dv) = self
+                .find_in_drivers(name)
+                .await
+                .ok_or_else(|| Error::not_found(format!("get {name}: no such volume")))?;
+            let scope = d.scope().await.unwrap_or_default();
+            return Ok(drivers::foreign_volume(d.name(), dv, scope));
+        };
         let mut v = self.to_volume(&r);
         if r.driver != LOCAL {
             match self.driver(&r.driver).await {
@@ -377,21 +348,6 @@ impl VolumeStore {
         Ok(v)
     }
 
-    /// `docker volume ls`: filters `dangling`, `driver`, `label`, `name`.
-    pub fn list(&self, filters: &Filters) -> Result<Vec<Volume>> {
-        filters.validate(&["dangling", "driver", "label", "name"])?;
-        let dangling = filters.bool_value("dangling")?;
-        let recs: Vec<Record> = self.records.lock().unwrap().values().cloned().collect();
-        Ok(recs
-            .iter()
-            .filter(|r| dangling.is_none_or(|d| d == r.refs.is_empty()))
-            .filter(|r| !filters.contains("driver") || filters.exact_match("driver", &r.driver))
-            .filter(|r| !filters.contains("name") || filters.any("name", |n| r.name.contains(n)))
-            .filter(|r| filters.match_labels("label", &r.labels))
-            .map(|r| self.to_volume(r))
-            .collect())
-    }
-
     /// Containers that reference volume `name`.
     pub fn in_use(&self, name: &str) -> Vec<String> {
         self.record(name)
@@ -406,10 +362,7 @@ impl VolumeStore {
         let gate = self.lock_for(name);
         let _g = gate.lock().await;
         let Some(r) = self.record(name) else {
-            if force {
-                return Ok(());
-            }
-            return Err(Error::not_found(format!("get {name}: no such volume")));
+            return self.remove_foreign(name, force).await;
         };
         if !r.refs.is_empty() {
             let ids: Vec<&str> = r.refs.iter().map(String::as_str).collect();
@@ -418,13 +371,26 @@ impl VolumeStore {
                 ids.join(", ")
             )));
         }
-        let res = match self.driver(&r.driver).await {
-            Ok(d) => d.remove(name).await,
-            Err(e) => Err(e),
+        let res = if r.driver_removed {
+            Ok(())
+        } else {
+            match self.driver(&r.driver).await {
+            Ok(d) => d
+                .remove(name)
+                .await
+                .map_err(|e| plugin_error(&r.driver, "remove", name, e)),
+            Err(e) => Err(Error::new(
+                e.kind,
+                format!(
+                    "remove {name}: {}: start the plugin, or remove the volume with --force to forget it",
+                    e.message
+                ),
+            )),
+            }
         };
         if let Err(e) = res {
             if !force {
-                return Err(plugin_error(&r.driver, "remove", name, e));
+                return Err(e);
             }
             tracing::warn!("force-removing volume {name}: driver error ignored: {e}");
         }
