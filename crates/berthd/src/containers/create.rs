@@ -121,6 +121,7 @@ impl Containers {
             has_been_started: false,
             started_nanos: 0,
             networking: networking_config,
+            left_mode_network: false,
         };
         // The writable layer exists from create on, as in dockerd.
         self.images.prepare_rootfs(&image.id, &id)?;
