@@ -12,6 +12,7 @@ mod net;
 mod remove;
 mod start;
 mod volumes;
+mod workdir;
 
 use berth_core::containers::{ContainerRecord, ContainerStore};
 use berth_core::events::EventBus;

@@ -171,6 +171,7 @@ impl Containers {
             )
             .await?;
         let mut mounts = super::volumes::spec_mounts(hc, &rec.mounts, &vols)?;
+        super::workdir::ensure_working_dir(&rootfs, &rec.config.working_dir, &mounts)?;
         let net = self.attach_network(rec).await?;
         let hostname = if let (true, Some(h)) = (rec.config.hostname.is_empty(), &net.hostname) {
             h.clone()
