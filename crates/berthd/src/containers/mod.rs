@@ -11,6 +11,7 @@ mod list;
 mod net;
 mod remove;
 mod start;
+mod start_error;
 mod volumes;
 mod workdir;
 

@@ -103,13 +103,7 @@ impl Containers {
                 self.unmount_volumes(&rec.id).await;
                 self.detach_network(&rec.id).await;
                 self.unmount_rootfs(&rec).await;
-                let code = if e.message.contains("executable file not found")
-                    || e.message.contains("no such file or directory")
-                {
-                    127
-                } else {
-                    128
-                };
+                let (e, code) = super::start_error::translate(&rec.path, e);
                 let _ = self.store.update(c, |r| {
                     r.state.error = e.message.clone();
                     r.state.exit_code = code;
