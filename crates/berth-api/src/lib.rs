@@ -11,6 +11,7 @@ pub mod authz;
 pub mod containers;
 pub mod error;
 pub mod events;
+pub mod headers;
 pub mod images;
 pub mod networks;
 pub mod plugins;

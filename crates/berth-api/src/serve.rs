@@ -37,6 +37,7 @@ pub struct ConnInfo {
 pub struct App {
     router: Router,
     authz: Option<Arc<crate::authz::Authz>>,
+    identity: Option<crate::headers::Identity>,
 }
 
 impl App {
@@ -47,7 +48,14 @@ impl App {
         App {
             router,
             authz: None,
+            identity: None,
         }
+    }
+
+    /// Names the daemon in every response (`Server`, `Docker-Experimental`).
+    pub fn with_identity(mut self, identity: crate::headers::Identity) -> Self {
+        self.identity = Some(identity);
+        self
     }
 
     /// Puts every request through the authorization plugins of `authz`.
@@ -60,8 +68,15 @@ impl App {
         self.authz.as_ref()
     }
 
-    /// Handles one request end to end.
+    /// Handles one request end to end; every response, an error or an
+    /// authorization denial too, carries dockerd's common headers.
     pub async fn handle(&self, req: Request<Body>) -> Response<Body> {
+        let mut resp = self.authorize_and_route(req).await;
+        crate::headers::add_common(resp.headers_mut(), self.identity.as_ref());
+        resp
+    }
+
+    async fn authorize_and_route(&self, req: Request<Body>) -> Response<Body> {
         if let Some(a) = &self.authz {
             if let Some(chain) = a.chain() {
                 return a.handle(chain, req, |r| self.route(r)).await;

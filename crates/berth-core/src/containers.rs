@@ -51,6 +51,12 @@ pub struct ContainerRecord {
     /// plus networks a stopped container was connected to.
     #[serde(default)]
     pub networking: NetworkingConfig,
+    /// Set when the container was disconnected from the network of its
+    /// `NetworkMode`: its next start skips that network (dockerd keeps
+    /// `NetworkMode` as it was and drops the network from the container's
+    /// networks). Connecting it again clears the flag.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub left_mode_network: bool,
 }
 
 impl ContainerRecord {

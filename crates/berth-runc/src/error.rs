@@ -64,6 +64,34 @@ impl RuncError {
             source,
         }
     }
+
+    /// A failed create or run. When the container's process could not be
+    /// started (its command not found or not executable), says so as runc
+    /// does, `CONTEXT: unable to start container process: exec: ...`,
+    /// instead of libcontainer's chain of channel errors: dockerd and the
+    /// docker CLI read those words for the exit status (127 or 126).
+    pub fn start_failure(context: impl Into<String>, source: LibcontainerError) -> Self {
+        let context = context.into();
+        match exec_failure(&source) {
+            Some(why) => RuncError::Other(format!(
+                "{context}: unable to start container process: {why}"
+            )),
+            None => RuncError::Container { context, source },
+        }
+    }
+}
+
+/// The message of the init process's exec failure, if that is what `err`
+/// says. Read from the text: libcontainer's `CreateContainerError` keeps
+/// its cause out of the `source` chain, so the channel error that carries
+/// the message cannot be reached by type. A cleanup error that follows it
+/// is dropped (the container is gone either way).
+fn exec_failure(err: &(dyn StdError + 'static)) -> Option<String> {
+    const MARK: &str = "error in executing process :";
+    let text = chain(err);
+    let why = &text[text.find(MARK)? + MARK.len()..];
+    let why = why.split(". error during cleanup:").next().unwrap_or(why);
+    Some(why.trim().to_string())
 }
 
 /// Renders an error and all of its causes on one line ("a: b: c"), skipping a cause whose
@@ -116,6 +144,21 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("failed to start: syscall error"), "{text}");
         assert!(text.contains("EPERM"), "{text}");
+    }
+
+    #[test]
+    fn an_exec_failure_is_told_as_runc_tells_it() {
+        let inner = "exec process failed with error error in executing process : exec: \"x\": executable file not found in $PATH. error during cleanup: io error";
+        let e = RuncError::start_failure(
+            "cannot create container c1",
+            LibcontainerError::Other(inner.into()),
+        );
+        assert_eq!(
+            e.to_string(),
+            "cannot create container c1: unable to start container process: exec: \"x\": executable file not found in $PATH"
+        );
+        let e = RuncError::start_failure("ctx", LibcontainerError::Other("boom".into()));
+        assert_eq!(e.to_string(), "ctx: boom");
     }
 
     #[test]

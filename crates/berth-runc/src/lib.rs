@@ -14,6 +14,7 @@
 mod cli;
 mod commands;
 pub mod error;
+mod executor;
 pub mod log;
 mod nnp;
 

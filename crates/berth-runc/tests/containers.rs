@@ -695,8 +695,9 @@ fn a_failed_create_leaves_nothing_behind_and_says_why_once() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // runc's words, which dockerd and the docker CLI read (exit status 127).
     assert!(
-        stderr.contains("/no/such/program") && stderr.contains("not found"),
+        stderr.contains(r#"unable to start container process: exec: \"/no/such/program\": stat /no/such/program: no such file or directory"#),
         "{stderr}"
     );
     assert!(!b.root.join(&id).exists());

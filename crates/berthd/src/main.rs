@@ -117,7 +117,16 @@ async fn serve(
     d.managed.start_enabled().await;
     d.containers.restore().await;
     networks::sweep(&netmgr, &d.containers).await;
-    let app = berth_api::serve::App::new(routes).with_authz(d.authz.clone());
+    let experimental: berth_api::headers::ExperimentalFn = {
+        let d = d.clone();
+        std::sync::Arc::new(move || berth_api::system::SystemBackend::experimental(&*d))
+    };
+    let app = berth_api::serve::App::new(routes)
+        .with_authz(d.authz.clone())
+        .with_identity(berth_api::headers::Identity::new(
+            env!("CARGO_PKG_VERSION"),
+            experimental,
+        ));
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(berth_api::serve::serve(app, endpoints, stop_rx));

@@ -24,9 +24,32 @@ pub trait ContainerLookup: Send + Sync + 'static {
     fn record_endpoint(
         &self,
         cid: &str,
-        network: &str,
+        network: &NetworkRef<'_>,
         settings: Option<berth_types::container::EndpointSettings>,
     ) -> Result<bool>;
+}
+
+/// A network as connect and disconnect found it: its name and full id.
+pub struct NetworkRef<'a> {
+    pub name: &'a str,
+    pub id: &'a str,
+}
+
+impl NetworkRef<'_> {
+    /// Whether a container's `NetworkMode` names this network (by name, by
+    /// full or short id, or `default` for the bridge).
+    pub fn is_mode_of(&self, hc: &berth_types::container::HostConfig) -> bool {
+        let mode = hc.network_mode.as_str();
+        match mode {
+            "" | "default" => self.name == "bridge",
+            "host" | "none" => false,
+            m if m.starts_with("container:") => false,
+            m => {
+                m == self.name
+                    || (m.bytes().all(|b| b.is_ascii_hexdigit()) && self.id.starts_with(m))
+            }
+        }
+    }
 }
 
 impl ContainerLookup for crate::containers::Containers {
@@ -39,21 +62,26 @@ impl ContainerLookup for crate::containers::Containers {
     fn record_endpoint(
         &self,
         cid: &str,
-        network: &str,
+        network: &NetworkRef<'_>,
         settings: Option<berth_types::container::EndpointSettings>,
     ) -> Result<bool> {
         let c = self.store.get(cid)?;
         self.store.update(&c, |r| {
+            // `NetworkMode` stays as created, as in dockerd; whether the
+            // mode's network is still one of the container's is a flag.
+            let is_mode = network.is_mode_of(&r.host_config);
             let eps = &mut r.networking.endpoints_config;
             match settings {
                 Some(s) => {
-                    eps.insert(network.to_string(), s);
+                    eps.insert(network.name.to_string(), s);
+                    if is_mode {
+                        r.left_mode_network = false;
+                    }
                 }
                 None => {
-                    eps.remove(network);
-                    let mode = r.host_config.network_mode.as_str();
-                    if mode == network || (network == "bridge" && matches!(mode, "" | "default")) {
-                        r.host_config.network_mode = "none".into();
+                    eps.remove(network.name);
+                    if is_mode {
+                        r.left_mode_network = true;
                     }
                 }
             }
@@ -111,6 +139,10 @@ impl NetworkBackend for Backend {
     async fn connect(&self, id: &str, req: NetworkConnectRequest) -> Result<()> {
         let (cid, _name) = self.lookup.resolve(&req.container)?;
         let n = self.mgr.inspect(id).await?;
+        let net = NetworkRef {
+            name: &n.name,
+            id: &n.id,
+        };
         let s = req.endpoint_config.unwrap_or_default();
         if n.containers.contains_key(&cid) {
             return Err(berth_types::Error::forbidden(format!(
@@ -118,14 +150,11 @@ impl NetworkBackend for Backend {
                 n.name
             )));
         }
-        if !self
-            .lookup
-            .record_endpoint(&cid, &n.name, Some(s.clone()))?
-        {
+        if !self.lookup.record_endpoint(&cid, &net, Some(s.clone()))? {
             return Ok(());
         }
         if let Err(e) = self.mgr.connect(id, &cid, s).await {
-            let _ = self.lookup.record_endpoint(&cid, &n.name, None);
+            let _ = self.lookup.record_endpoint(&cid, &net, None);
             return Err(e.into());
         }
         Ok(())
@@ -145,14 +174,18 @@ impl NetworkBackend for Backend {
             Err(e) => return Err(e),
         };
         let n = self.mgr.inspect(id).await?;
+        let net = NetworkRef {
+            name: &n.name,
+            id: &n.id,
+        };
         if !n.containers.contains_key(&cid) {
             // Not attached now: a stopped container's configured network.
-            if matches!(self.lookup.record_endpoint(&cid, &n.name, None), Ok(false)) {
+            if matches!(self.lookup.record_endpoint(&cid, &net, None), Ok(false)) {
                 return Ok(());
             }
         }
         self.mgr.disconnect(id, &cid, req.force).await?;
-        let _ = self.lookup.record_endpoint(&cid, &n.name, None);
+        let _ = self.lookup.record_endpoint(&cid, &net, None);
         Ok(())
     }
     async fn prune(&self, filters: Filters) -> Result<NetworkPruneResponse> {
@@ -183,5 +216,34 @@ pub async fn sweep(mgr: &NetworkManager, containers: &crate::containers::Contain
                 tracing::warn!("network teardown of {cid}: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mode_network_by_name_id_or_default() {
+        let n = NetworkRef {
+            name: "front",
+            id: "abc123def",
+        };
+        let hc = |m: &str| berth_types::container::HostConfig {
+            network_mode: m.into(),
+            ..Default::default()
+        };
+        assert!(n.is_mode_of(&hc("front")));
+        assert!(n.is_mode_of(&hc("abc123")));
+        assert!(!n.is_mode_of(&hc("back")));
+        assert!(!n.is_mode_of(&hc("default")));
+        assert!(!n.is_mode_of(&hc("container:front")));
+        let b = NetworkRef {
+            name: "bridge",
+            id: "0f",
+        };
+        assert!(b.is_mode_of(&hc("default")));
+        assert!(b.is_mode_of(&hc("")));
+        assert!(b.is_mode_of(&hc("bridge")));
     }
 }

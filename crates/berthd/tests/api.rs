@@ -181,3 +181,54 @@ async fn bollard_negotiates_and_reads() {
     );
     assert_eq!(client.ping().await.unwrap(), "OK");
 }
+
+/// dockerd's middleware headers are on every response, not only on
+/// `/_ping`: successes, errors and unknown routes alike.
+#[test]
+fn every_response_carries_api_version_and_server_headers() {
+    let d = daemon();
+    for (m, p, status) in [
+        ("GET", "/version", 200),
+        ("GET", "/v1.41/version", 200),
+        ("GET", "/info", 200),
+        ("GET", "/containers/json", 200),
+        ("GET", "/containers/nosuch/json", 404),
+        ("GET", "/nope", 404),
+        ("GET", "/v1.23/version", 400),
+    ] {
+        let r = berth_testkit::request(&d.socket, m, p, &[], b"").unwrap();
+        assert_eq!(r.status, status, "{m} {p}: {}", r.text());
+        assert_eq!(r.header("Api-Version"), Some("1.50"), "{m} {p}");
+        assert_eq!(r.header("Ostype"), Some("linux"), "{m} {p}");
+        assert_eq!(r.header("Docker-Experimental"), Some("false"), "{m} {p}");
+        let server = r.header("Server").unwrap_or_default();
+        assert!(
+            server.starts_with("Docker/") && server.ends_with(" (linux)"),
+            "{m} {p}: Server {server:?}"
+        );
+    }
+}
+
+/// A malformed image reference in a create is dockerd's 400, never the
+/// 404 of a missing image (which would make the CLI try to pull it).
+#[test]
+fn create_with_a_malformed_image_reference_is_a_400() {
+    let d = daemon();
+    for (image, message) in [
+        (
+            "UPPER/Case",
+            "invalid reference format: repository name must be lowercase",
+        ),
+        ("a::b", "invalid reference format"),
+        ("busybox@sha256:abc", "invalid reference format"),
+        (":tag", "invalid reference format"),
+    ] {
+        let body = serde_json::json!({ "Image": image }).to_string();
+        let r = d.post_json("/v1.41/containers/create", &body);
+        assert_eq!(r.status, 400, "{image}: {}", r.text());
+        assert_eq!(r.json()["message"], message, "{image}");
+    }
+    // A well-formed name that is not there is still the 404.
+    let r = d.post_json("/containers/create", r#"{"Image":"nosuch"}"#);
+    assert_eq!(r.status, 404, "{}", r.text());
+}

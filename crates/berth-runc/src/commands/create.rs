@@ -56,7 +56,7 @@ pub fn build_init(a: &InitArgs<'_>, g: &Globals) -> Result<libcontainer::contain
     let bundle = std::fs::canonicalize(a.bundle)
         .map_err(|e| RuncError::io(format!("bundle {}", a.bundle.display()), e))?;
     ContainerBuilder::new(a.id.to_owned(), SyscallType::default())
-        .with_executor(libcontainer::workload::default::DefaultExecutor {})
+        .with_executor(crate::executor::RuncExecutor::default())
         .with_root_path(&g.root)
         .and_then(|b| b.with_pid_file(a.pid_file))
         .map_err(|e| RuncError::container(ctx(), e))?
@@ -69,5 +69,5 @@ pub fn build_init(a: &InitArgs<'_>, g: &Globals) -> Result<libcontainer::contain
         .with_detach(a.detach)
         .with_no_pivot(a.no_pivot)
         .build()
-        .map_err(|e| RuncError::container(ctx(), e))
+        .map_err(|e| RuncError::start_failure(ctx(), e))
 }

@@ -39,7 +39,7 @@ pub fn exec(args: Exec, g: &Globals) -> Result<i32> {
         None => (None, None),
     };
     let builder = ContainerBuilder::new(id.clone(), SyscallType::default())
-        .with_executor(libcontainer::workload::default::DefaultExecutor {})
+        .with_executor(crate::executor::RuncExecutor::default())
         .with_root_path(&g.root)
         .and_then(|b| b.with_pid_file(args.pid_file.as_ref()))
         .map_err(|e| RuncError::container(ctx(), e))?

@@ -19,6 +19,7 @@ impl Containers {
             host_config: mut hc,
             mut networking_config,
         } = req;
+        check_image_reference(&config.image)?;
         let image = self.images.get(&config.image).map_err(|e| {
             let e: Error = e.into();
             if e.kind == ErrorKind::NotFound {
@@ -121,6 +122,7 @@ impl Containers {
             has_been_started: false,
             started_nanos: 0,
             networking: networking_config,
+            left_mode_network: false,
         };
         // The writable layer exists from create on, as in dockerd.
         self.images.prepare_rootfs(&image.id, &id)?;
@@ -145,5 +147,48 @@ impl Containers {
             id,
             warnings: Vec::new(),
         })
+    }
+}
+
+/// dockerd parses the image of a create as a reference (a name, or a full
+/// image id) before it looks it up: a malformed one is a 400 in dockerd's
+/// words, never the 404 of a missing image (which makes the CLI pull).
+fn check_image_reference(image: &str) -> Result<()> {
+    if image.is_empty() || berth_image::Reference::parse(image).is_ok() {
+        return Ok(());
+    }
+    if berth_image::Reference::parse(&image.to_ascii_lowercase()).is_ok() {
+        return Err(Error::invalid(
+            "invalid reference format: repository name must be lowercase",
+        ));
+    }
+    Err(Error::invalid("invalid reference format"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_image_references_are_dockerds_400() {
+        for ok in [
+            "busybox",
+            "busybox:LATEST",
+            "localhost:5000/a/b:1",
+            "UPPER/case",
+            "4cf8a7",
+        ] {
+            assert!(check_image_reference(ok).is_ok(), "{ok}");
+        }
+        let e = check_image_reference("UPPER/Case").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidParameter);
+        assert_eq!(
+            e.message,
+            "invalid reference format: repository name must be lowercase"
+        );
+        for bad in ["a::b", ":tag", "busybox@sha256:abc", "a b"] {
+            let e = check_image_reference(bad).unwrap_err();
+            assert_eq!(e.message, "invalid reference format", "{bad}");
+        }
     }
 }

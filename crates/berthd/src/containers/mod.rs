@@ -11,7 +11,9 @@ mod list;
 mod net;
 mod remove;
 mod start;
+mod start_error;
 mod volumes;
+mod workdir;
 
 use berth_core::containers::{ContainerRecord, ContainerStore};
 use berth_core::events::EventBus;

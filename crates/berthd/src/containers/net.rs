@@ -31,6 +31,38 @@ pub(super) fn mode_name(hc: &HostConfig) -> String {
     }
 }
 
+/// The mode the network manager attaches a starting container with. That
+/// is its `NetworkMode`, unless it was disconnected from that network:
+/// then its first other network takes the mode's place (the gateway and
+/// published ports go there), or it gets a namespace of its own with
+/// loopback only when it has none, as with dockerd.
+fn joined_mode(rec: &ContainerRecord) -> String {
+    let mode = mode_name(&rec.host_config);
+    let shared = mode == "host" || mode == "none" || mode.starts_with("container:");
+    if shared || !rec.left_mode_network {
+        return mode;
+    }
+    rec.networking
+        .endpoints_config
+        .keys()
+        .find(|k| **k != mode)
+        .cloned()
+        .unwrap_or_else(|| "none".into())
+}
+
+/// A container that left its mode's network and joined no other runs in a
+/// namespace of its own (attached as `none`); like dockerd, it then shows
+/// no networks at all, not `none`.
+fn hide_stand_in_none<V>(
+    rec: &ContainerRecord,
+    networks: &mut std::collections::BTreeMap<String, V>,
+) {
+    if rec.left_mode_network && mode_name(&rec.host_config) != "none" && joined_mode(rec) == "none"
+    {
+        networks.remove("none");
+    }
+}
+
 impl Containers {
     /// At create: `container:NAME` becomes `container:<full id>` when
     /// NAME exists (so a rename does not break it) and the shared modes
@@ -110,7 +142,7 @@ impl Containers {
             return Ok(plan);
         };
         let mut hc = rec.host_config.clone();
-        hc.network_mode = mode;
+        hc.network_mode = joined_mode(rec);
         let mut config = rec.config.clone();
         if let Some(h) = &plan.hostname {
             if config.hostname.is_empty() {
@@ -168,14 +200,15 @@ impl Containers {
             return NetworkSettings::default();
         };
         if rec.state.running {
-            if let Some(ns) = m.settings(&rec.id, &exposed).await {
+            if let Some(mut ns) = m.settings(&rec.id, &exposed).await {
+                hide_stand_in_none(rec, &mut ns.networks);
                 return ns;
             }
         }
         let mut ns = NetworkSettings::default();
         let mode = mode_name(&rec.host_config);
         let mut names: Vec<String> = Vec::new();
-        if !mode.starts_with("container:") {
+        if !mode.starts_with("container:") && !rec.left_mode_network {
             names.push(mode);
         }
         names.extend(rec.networking.endpoints_config.keys().cloned());
@@ -209,6 +242,10 @@ impl Containers {
             };
             s.ports = ports_of(&ns);
             s.network_settings.networks = ns.networks;
+            if let Ok(c) = self.store.get(&s.id) {
+                let rec = c.lock().unwrap().clone();
+                hide_stand_in_none(&rec, &mut s.network_settings.networks);
+            }
         }
     }
 }
@@ -247,6 +284,36 @@ fn ports_of(ns: &NetworkSettings) -> Vec<Port> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rec(mode: &str, left: bool, eps: &[&str]) -> ContainerRecord {
+        let mut r = ContainerRecord {
+            left_mode_network: left,
+            ..Default::default()
+        };
+        r.host_config.network_mode = mode.into();
+        for e in eps {
+            r.networking
+                .endpoints_config
+                .insert((*e).into(), Default::default());
+        }
+        r
+    }
+
+    #[test]
+    fn joined_mode_follows_the_mode_network_being_left() {
+        assert_eq!(joined_mode(&rec("front", false, &[])), "front");
+        assert_eq!(joined_mode(&rec("front", false, &["back"])), "front");
+        assert_eq!(joined_mode(&rec("front", true, &[])), "none");
+        assert_eq!(joined_mode(&rec("front", true, &["back"])), "back");
+        assert_eq!(joined_mode(&rec("default", true, &["x"])), "x");
+        assert_eq!(joined_mode(&rec("host", true, &[])), "host");
+        let mut nets: std::collections::BTreeMap<String, ()> = [("none".to_string(), ())].into();
+        hide_stand_in_none(&rec("front", true, &[]), &mut nets);
+        assert!(nets.is_empty());
+        let mut nets: std::collections::BTreeMap<String, ()> = [("none".to_string(), ())].into();
+        hide_stand_in_none(&rec("none", false, &[]), &mut nets);
+        assert_eq!(nets.len(), 1, "a container of mode none shows none");
+    }
 
     #[test]
     fn summary_ports_from_the_port_map() {

@@ -103,13 +103,7 @@ impl Containers {
                 self.unmount_volumes(&rec.id).await;
                 self.detach_network(&rec.id).await;
                 self.unmount_rootfs(&rec).await;
-                let code = if e.message.contains("executable file not found")
-                    || e.message.contains("no such file or directory")
-                {
-                    127
-                } else {
-                    128
-                };
+                let (e, code) = super::start_error::translate(&rec.path, e);
                 let _ = self.store.update(c, |r| {
                     r.state.error = e.message.clone();
                     r.state.exit_code = code;
@@ -171,6 +165,7 @@ impl Containers {
             )
             .await?;
         let mut mounts = super::volumes::spec_mounts(hc, &rec.mounts, &vols)?;
+        super::workdir::ensure_working_dir(&rootfs, &rec.config.working_dir, &mounts)?;
         let net = self.attach_network(rec).await?;
         let hostname = if let (true, Some(h)) = (rec.config.hostname.is_empty(), &net.hostname) {
             h.clone()
