@@ -35,15 +35,24 @@
 //! `AuthZRes` before the upgrade is answered; a denial there turns it into a
 //! 403 and the upgrade never happens.
 
+mod body;
+mod headers;
+mod peer;
+mod target;
+
+pub use headers::header_map;
+pub use peer::subject_common_name;
+pub use target::{check_target, is_upload, routed_path};
+
 use crate::error::error_response;
 use crate::serve::ConnInfo;
-use crate::version::{split_prefix, Prefix};
 use axum::body::{Body, HttpBody};
-use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use axum::http::request::Parts;
+use axum::http::{Request, Response, StatusCode};
 use berth_types::authz::{self, AUTHZ_REQ, AUTHZ_RES};
 use berth_types::{Error, ErrorKind};
+use body::{drain, normalize_framing, read_body};
 use http_body_util::BodyExt;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
@@ -142,31 +151,7 @@ impl Authz {
             (Body::from(bytes), shown)
         };
 
-        let (user, method) = match parts.extensions.get::<ConnInfo>() {
-            Some(ConnInfo {
-                peer_cert: Some(der),
-                ..
-            }) => (subject_common_name(der).unwrap_or_default(), "TLS"),
-            _ => (String::new(), ""),
-        };
-        let mut areq = authz::Request {
-            user,
-            user_authn_method: method.to_string(),
-            request_method: parts.method.to_string(),
-            request_uri: parts.uri.path_and_query().map_or_else(
-                || parts.uri.path().to_string(),
-                |pq| pq.as_str().to_string(),
-            ),
-            request_body: shown,
-            request_headers: header_map(&parts.headers),
-            request_peer_certificates: parts
-                .extensions
-                .get::<ConnInfo>()
-                .and_then(|c| c.peer_cert.as_ref())
-                .map(|der| vec![authz::peer_certificate(der)])
-                .unwrap_or_default(),
-            ..Default::default()
-        };
+        let mut areq = plugin_request(&parts, shown);
         if let Err(resp) = self.ask(&chain, AUTHZ_REQ, &areq).await {
             tracing::info!(
                 method = %areq.request_method,
@@ -181,7 +166,17 @@ impl Authz {
         }
 
         let resp = next(Request::from_parts(parts, body)).await;
+        self.authorize_response(resp, &mut areq, credentials).await
+    }
 
+    /// Puts the response to the chain (with its body when it is small and
+    /// of known size) and lets it out only if every plugin allows it.
+    async fn authorize_response(
+        &self,
+        resp: Response<Body>,
+        areq: &mut authz::Request,
+        credentials: bool,
+    ) -> Response<Body> {
         // The chain may have changed while the request ran (a plugin
         // disabled); ask the current one, as dockerd does.
         let Some(chain) = self.chain() else {
@@ -213,7 +208,7 @@ impl Authz {
         } else {
             rbody
         };
-        if let Err(resp) = self.ask(&chain, AUTHZ_RES, &areq).await {
+        if let Err(resp) = self.ask(&chain, AUTHZ_RES, areq).await {
             tracing::info!(
                 method = %areq.request_method,
                 uri = %areq.request_uri,
@@ -255,308 +250,34 @@ impl Authz {
     }
 }
 
-/// How much of a refused oversized body is read and thrown away, so the
-/// client, still sending, gets the 413 instead of a reset connection.
-const DRAIN_MAX: usize = 16 << 20;
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Reads the whole body, up to [`MAX_BODY`]; more is 413, a broken body 400.
-async fn read_body(headers: &HeaderMap, mut body: Body) -> Result<bytes::Bytes, Error> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let mut over = declared.is_some_and(|n| n > MAX_BODY as u64);
-    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n.min(MAX_BODY as u64) as usize));
-    let mut drained = 0usize;
-    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
-    loop {
-        let frame = if over {
-            match tokio::time::timeout_at(deadline, body.frame()).await {
-                Ok(f) => f,
-                Err(_) => break,
-            }
-        } else {
-            body.frame().await
-        };
-        match frame {
-            None => break,
-            Some(Err(_)) if over => break,
-            Some(Err(e)) => return Err(Error::invalid(format!("reading the request body: {e}"))),
-            Some(Ok(f)) => {
-                let Ok(data) = f.into_data() else { continue };
-                if over {
-                    drained += data.len();
-                    if drained > DRAIN_MAX {
-                        break;
-                    }
-                } else if buf.len() + data.len() > MAX_BODY {
-                    over = true;
-                    drained = buf.len() + data.len();
-                    buf = Vec::new();
-                } else {
-                    buf.extend_from_slice(&data);
-                }
-            }
-        }
-    }
-    if over {
-        return Err(Error::new(
-            ErrorKind::TooLarge,
-            format!(
-                "request body exceeds {MAX_BODY} bytes, the most an authorization plugin is shown; the request was refused"
-            ),
-        ));
-    }
-    Ok(buf.into())
-}
-
-/// Reads and drops up to [`DRAIN_MAX`] bytes of `body`, for at most
-/// [`DRAIN_TIME`].
-async fn drain(mut body: Body) {
-    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
-    let mut n = 0usize;
-    while let Ok(Some(Ok(f))) = tokio::time::timeout_at(deadline, body.frame()).await {
-        n += f.data_ref().map_or(0, |d| d.len());
-        if n > DRAIN_MAX {
-            break;
-        }
-    }
-}
-
-/// After buffering, the handler sees a plain `Content-Length` body.
-fn normalize_framing(headers: &mut HeaderMap, len: usize) {
-    let had_framing = headers.remove(header::TRANSFER_ENCODING).is_some()
-        || headers.contains_key(header::CONTENT_LENGTH);
-    if had_framing || len > 0 {
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    }
-}
-
-/// The path the router will see: the target's path with its version prefix
-/// removed, exactly as `App` strips it.
-pub fn routed_path(path: &str) -> &str {
-    match split_prefix(path) {
-        Ok(Prefix::Versioned(_, rest)) => rest,
-        _ => path,
-    }
-}
-
-/// Routes whose request body is a tar stream the handler reads as such:
-/// authorized without their body, which is streamed (see the module docs).
-pub fn is_upload(method: &Method, routed: &str) -> bool {
-    let segs: Vec<&str> = routed.trim_start_matches('/').split('/').collect();
-    match (method.as_str(), segs.as_slice()) {
-        ("POST", ["images", "load"] | ["build"] | ["images", "create"] | ["plugins", "create"]) => {
-            true
-        }
-        ("PUT", ["containers", id, "archive"]) => !id.is_empty(),
-        _ => false,
-    }
-}
-
-/// Refuses request targets that could be read two ways.
-pub fn check_target(uri: &Uri) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("invalid request path: {why}"));
-    if uri.scheme().is_some() || uri.authority().is_some() {
-        return bad("only origin-form request targets are accepted");
-    }
-    let path = uri.path();
-    if !path.starts_with('/') {
-        return bad("the path must start with /");
-    }
-    let segs: Vec<&str> = path[1..].split('/').collect();
-    for (i, seg) in segs.iter().enumerate() {
-        if seg.is_empty() && i + 1 < segs.len() {
-            return bad("empty path segment");
-        }
-        if *seg == "." || *seg == ".." {
-            return bad("dot segment");
-        }
-    }
-    check_escapes(path, true)?;
-    if let Some(q) = uri.query() {
-        check_escapes(q, false)?;
-    }
-    Ok(())
-}
-
-/// Bytes a path carries as they are (RFC 3986 `pchar` and `/`); every
-/// other byte must be percent-encoded.
-fn path_raw(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&c)
-}
-
-/// Each name has one spelling in a path: the raw bytes are those of
-/// [`path_raw`], and an escape may only stand for a byte that is not raw
-/// (except `!'()*`, which Go's client escapes) and is not `/`, `\`, `%` or a
-/// control. In the query, raw non-ASCII and escaped letters, digits and
-/// `-._` are refused. So decoding cannot turn what a plugin saw into
-/// another name.
-fn check_escapes(s: &str, in_path: bool) -> Result<(), String> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            let Some(c) = hex else {
-                return Err("invalid request path: malformed percent escape".into());
-            };
-            let forbidden = if in_path {
-                (path_raw(c) && !b"!'()*".contains(&c))
-                    || matches!(c, b'\\' | b'%')
-                    || c < 0x20
-                    || c == 0x7f
-            } else {
-                c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_')
-            };
-            if forbidden {
-                return Err(format!(
-                    "invalid request path: percent-encoded {:?} is not accepted",
-                    c as char
-                ));
-            }
-            i += 3;
-        } else {
-            let ok = if in_path {
-                path_raw(b[i])
-            } else {
-                b[i].is_ascii()
-            };
-            if !ok {
-                return Err(format!(
-                    "invalid request path: {:?} must be percent-encoded",
-                    String::from_utf8_lossy(&b[i..=i])
-                ));
-            }
-            i += 1;
-        }
-    }
-    Ok(())
-}
-
-/// Headers as plugins get them: Go's canonical names, credentials left out,
-/// repeated values joined with ", ".
-pub fn header_map(headers: &HeaderMap) -> BTreeMap<String, String> {
-    const SECRET: [&str; 5] = [
-        "authorization",
-        "proxy-authorization",
-        "x-registry-auth",
-        "x-registry-config",
-        "cookie",
-    ];
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in headers {
-        if SECRET.contains(&k.as_str()) {
-            continue;
-        }
-        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-        out.entry(canonical_header(k.as_str()))
-            .and_modify(|e| {
-                e.push_str(", ");
-                e.push_str(&v);
-            })
-            .or_insert(v);
-    }
-    out
-}
-
-/// `content-type` → `Content-Type`, as Go's `CanonicalMIMEHeaderKey`.
-fn canonical_header(k: &str) -> String {
-    let mut up = true;
-    k.chars()
-        .map(|c| {
-            let o = if up {
-                c.to_ascii_uppercase()
-            } else {
-                c.to_ascii_lowercase()
-            };
-            up = c == '-';
-            o
-        })
-        .collect()
-}
-
-/// One DER element: its tag, content, and what follows it.
-fn der(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = b.split_first()?;
-    let (&l0, rest) = rest.split_first()?;
-    let (len, rest) = if l0 < 0x80 {
-        (usize::from(l0), rest)
-    } else {
-        let n = usize::from(l0 & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |a, &x| (a << 8) | usize::from(x));
-        (len, &rest[n..])
+/// What the plugins are shown of a request: the user of a TLS client
+/// certificate, the method, the target as sent, the body (`shown`) and the
+/// headers without credentials.
+fn plugin_request(parts: &Parts, shown: Vec<u8>) -> authz::Request {
+    let (user, method) = match parts.extensions.get::<ConnInfo>() {
+        Some(ConnInfo {
+            peer_cert: Some(der),
+            ..
+        }) => (subject_common_name(der).unwrap_or_default(), "TLS"),
+        _ => (String::new(), ""),
     };
-    if rest.len() < len {
-        return None;
-    }
-    Some((tag, &rest[..len], &rest[len..]))
-}
-
-/// The subject common name of a DER X.509 certificate (the last one when
-/// there are several, as Go reads it).
-pub fn subject_common_name(cert: &[u8]) -> Option<String> {
-    let (0x30, cert, _) = der(cert)? else {
-        return None;
-    };
-    let (0x30, tbs, _) = der(cert)? else {
-        return None;
-    };
-    let (tag, _, after) = der(tbs)?;
-    // [0] version is optional; then serial, signature, issuer, validity.
-    let mut rest = if tag == 0xa0 { after } else { tbs };
-    for _ in 0..4 {
-        rest = der(rest)?.2;
-    }
-    let (0x30, mut rdns, _) = der(rest)? else {
-        return None;
-    };
-    let mut cn = None;
-    while !rdns.is_empty() {
-        let (0x31, mut set, r) = der(rdns)? else {
-            return None;
-        };
-        rdns = r;
-        while !set.is_empty() {
-            let (0x30, atv, r) = der(set)? else {
-                return None;
-            };
-            set = r;
-            let (0x06, oid, value) = der(atv)? else {
-                return None;
-            };
-            if oid == [0x55, 0x04, 0x03] {
-                let (t, v, _) = der(value)?;
-                cn = Some(der_string(t, v)?);
-            }
-        }
-    }
-    cn
-}
-
-fn der_string(tag: u8, v: &[u8]) -> Option<String> {
-    match tag {
-        // UTF8String, PrintableString, IA5String, VisibleString
-        0x0c | 0x13 | 0x16 | 0x1a => String::from_utf8(v.to_vec()).ok(),
-        // TeletexString, read as Latin-1
-        0x14 => Some(v.iter().map(|&c| char::from(c)).collect()),
-        // BMPString
-        0x1e if v.len().is_multiple_of(2) => String::from_utf16(
-            &v.chunks(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect::<Vec<_>>(),
-        )
-        .ok(),
-        _ => None,
+    authz::Request {
+        user,
+        user_authn_method: method.to_string(),
+        request_method: parts.method.to_string(),
+        request_uri: parts.uri.path_and_query().map_or_else(
+            || parts.uri.path().to_string(),
+            |pq| pq.as_str().to_string(),
+        ),
+        request_body: shown,
+        request_headers: header_map(&parts.headers),
+        request_peer_certificates: parts
+            .extensions
+            .get::<ConnInfo>()
+            .and_then(|c| c.peer_cert.as_ref())
+            .map(|der| vec![authz::peer_certificate(der)])
+            .unwrap_or_default(),
+        ..Default::default()
     }
 }
 
@@ -566,123 +287,6 @@ mod tests {
     use crate::serve::App;
     use axum::routing::{get, post};
     use std::sync::Mutex;
-
-    fn target(s: &str) -> Result<(), String> {
-        check_target(&s.parse::<Uri>().unwrap())
-    }
-
-    #[test]
-    fn canonical_targets_pass() {
-        for t in [
-            "/_ping",
-            "/",
-            "/v1.41/containers/create?name=web",
-            "/containers/json?filters=%7B%22label%22%3A%5B%22a%3Db%22%5D%7D",
-            "/images/localhost:5000/busybox:latest/json",
-            "/volumes/with%20space",
-            "/containers/json?x=%7E",
-            "/volumes/a%22b",
-            "/volumes/%C3%BC",
-            "/images/sha256:abc/json",
-            "/images/a@sha256:abc/json",
-            "/volumes/a%21b",
-        ] {
-            assert_eq!(target(t), Ok(()), "{t}");
-        }
-    }
-
-    #[test]
-    fn ambiguous_targets_are_refused() {
-        for t in [
-            "/v1.41/../containers/create",
-            "/v1.41/./containers/create",
-            "//containers/create",
-            "/v1.41//containers/create",
-            "/containers/x/..",
-            "/containers/%2e%2e/json",
-            "/volumes/my%2dvol",
-            "/volumes/a%2Fb",
-            "/volumes/%41",
-            "/volumes/%25",
-            "/volumes/%00",
-            "/volumes/%zz",
-            "/volumes/%4",
-            "/volumes/x?force=%31",
-            "/volumes/x?force=%74rue",
-            "/volumes/a\\b",
-            "/volumes/a%5Cb",
-            "/volumes/a\"b",
-            "/volumes/{x}",
-            "/volumes/ü",
-            "/volumes/a%3Ab",
-            "/volumes/a%40b",
-            "/containers/json?x=ü",
-            "http://berth/containers/create",
-        ] {
-            assert!(target(t).is_err(), "{t} was accepted");
-        }
-    }
-
-    #[test]
-    fn routed_path_strips_one_prefix() {
-        assert_eq!(routed_path("/v1.41/containers/json"), "/containers/json");
-        assert_eq!(routed_path("/containers/json"), "/containers/json");
-        assert_eq!(routed_path("/v1.41/v1.40/_ping"), "/v1.40/_ping");
-        assert_eq!(routed_path("/v1.41"), "/");
-    }
-
-    #[test]
-    fn uploads_are_a_closed_list() {
-        assert!(is_upload(&Method::POST, "/images/load"));
-        assert!(is_upload(&Method::PUT, "/containers/abc/archive"));
-        assert!(!is_upload(&Method::PUT, "/containers//archive"));
-        assert!(!is_upload(&Method::POST, "/containers/create"));
-        assert!(!is_upload(&Method::GET, "/images/load"));
-        assert!(!is_upload(&Method::POST, "/images/load/x"));
-        assert!(!is_upload(&Method::POST, "/volumes/create"));
-    }
-
-    #[test]
-    fn headers_drop_credentials_and_take_go_names() {
-        let mut h = HeaderMap::new();
-        h.insert("content-type", HeaderValue::from_static("application/json"));
-        h.insert("authorization", HeaderValue::from_static("Bearer x"));
-        h.insert("x-registry-auth", HeaderValue::from_static("secret"));
-        h.insert("X-REGISTRY-CONFIG", HeaderValue::from_static("secret"));
-        h.append("x-multi", HeaderValue::from_static("a"));
-        h.append("x-multi", HeaderValue::from_static("b"));
-        let m = header_map(&h);
-        assert_eq!(
-            m.into_iter().collect::<Vec<_>>(),
-            vec![
-                ("Content-Type".to_string(), "application/json".to_string()),
-                ("X-Multi".to_string(), "a, b".to_string()),
-            ]
-        );
-    }
-
-    #[test]
-    fn common_name_of_real_certificates() {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name
-            .push(rcgen::DnType::OrganizationName, "berth");
-        p.distinguished_name
-            .push(rcgen::DnType::CommonName, "alice ü");
-        let c = p.self_signed(&key).unwrap();
-        assert_eq!(subject_common_name(c.der()).as_deref(), Some("alice ü"));
-
-        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name = rcgen::DistinguishedName::new();
-        p.distinguished_name
-            .push(rcgen::DnType::OrganizationName, "no cn");
-        let c = p.self_signed(&key).unwrap();
-        assert_eq!(subject_common_name(c.der()), None);
-
-        assert_eq!(subject_common_name(b""), None);
-        assert_eq!(subject_common_name(&[0x30, 0x85, 1, 2, 3, 4, 5]), None);
-        assert_eq!(subject_common_name(&c.der()[..40]), None);
-    }
 
     type Rule = dyn Fn(&str, &authz::Request) -> Result<authz::Response, String> + Send + Sync;
     type Handled = Arc<Mutex<Vec<Vec<u8>>>>;
