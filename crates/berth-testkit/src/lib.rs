@@ -8,4 +8,4 @@ pub mod image;
 
 pub use bins::workspace_bin;
 pub use daemon::TestDaemon;
-pub use http::{request, Response};
+pub use http::{http_get_local, request, Response};

@@ -7,10 +7,8 @@
 //! only loopback and the daemon's own bridges are addressed.
 
 use berth_testkit::TestDaemon;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 fn daemon() -> &'static TestDaemon {
     static D: OnceLock<TestDaemon> = OnceLock::new();
@@ -64,28 +62,7 @@ fn inspect(d: &TestDaemon, what: &str, fmt: &str) -> String {
 const NETWORKS: &str =
     "{{.HostConfig.NetworkMode}}:{{range $k, $v := .NetworkSettings.Networks}} {{$k}}{{end}}";
 
-/// GET / on 127.0.0.1:port, retried until it answers or 10 s pass.
-fn http_get(port: u16) -> Result<String, String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(mut s) => {
-                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                let _ = s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n");
-                let mut buf = String::new();
-                let _ = s.read_to_string(&mut buf);
-                if buf.contains("200 OK") {
-                    return Ok(buf);
-                }
-                last = format!("answer {buf:?}");
-            }
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err(last)
-}
+use berth_testkit::http_get_local as http_get;
 
 #[test]
 fn reconnected_before_start_serves_on_its_network() {

@@ -11,7 +11,7 @@
 
 use berth_testkit::TestDaemon;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -98,28 +98,7 @@ fn httpd(d: &TestDaemon, name: &str, extra: &[&str], body: &str) -> String {
     d.docker_ok(&args).trim().to_string()
 }
 
-/// GET / on 127.0.0.1:port, retried until it answers or 10 s pass.
-fn http_get(port: u16) -> Result<String, String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(mut s) => {
-                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                let _ = s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n");
-                let mut buf = String::new();
-                let _ = s.read_to_string(&mut buf);
-                if buf.contains("200 OK") {
-                    return Ok(buf);
-                }
-                last = format!("answer {buf:?}");
-            }
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err(last)
-}
+use berth_testkit::http_get_local as http_get;
 
 fn inspect(d: &TestDaemon, what: &str, fmt: &str) -> String {
     d.docker_ok(&["inspect", "-f", fmt, what])
