@@ -250,6 +250,25 @@ impl ContainerStore {
         Ok(shared)
     }
 
+    /// Adds a new container under a generated name, `gen(0)` first: a name
+    /// another create took in the meantime is generated again, `gen(1)`,
+    /// `gen(2)`, ... (up to 16 tries).
+    pub fn insert_generated(
+        &self,
+        mut rec: ContainerRecord,
+        mut gen: impl FnMut(u32) -> String,
+    ) -> Result<Shared> {
+        let mut last = None;
+        for n in 0..16 {
+            rec.name = gen(n);
+            match self.insert(rec.clone()) {
+                Err(e) if e.kind == ErrorKind::Conflict => last = Some(e),
+                r => return r,
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::internal("no name")))
+    }
+
     /// Finds a container by full ID, name, or unique ID prefix.
     pub fn get(&self, reference: &str) -> Result<Shared> {
         let idx = self.index.read().unwrap();
@@ -372,6 +391,30 @@ mod tests {
             assert_eq!(e.kind, ErrorKind::InvalidParameter, "{bad}");
         }
         assert!(validate_name(&random_name()).is_ok());
+    }
+
+    #[test]
+    fn a_generated_name_taken_meanwhile_is_generated_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ContainerStore::open(dir.path()).unwrap();
+        s.insert(rec("aaaa000000", "/calm_dock")).unwrap();
+        let mut asked = Vec::new();
+        let c = s
+            .insert_generated(rec("bbbb000000", "/x"), |n| {
+                asked.push(n);
+                if n < 2 {
+                    "/calm_dock".into()
+                } else {
+                    "/calm_dock2".into()
+                }
+            })
+            .unwrap();
+        assert_eq!(c.lock().unwrap().name, "/calm_dock2");
+        assert_eq!(asked, [0, 1, 2]);
+        let e = s
+            .insert_generated(rec("cccc000000", "/x"), |_| "/calm_dock".into())
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
     }
 
     #[test]

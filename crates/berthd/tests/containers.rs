@@ -716,3 +716,42 @@ fn always_policy_restarts_and_prune_removes_stopped() {
     assert!(d.docker(&["inspect", "prune-keep"]).status.success());
     d.docker_ok(&["rm", "-f", "prune-keep", "always1"]);
 }
+
+/// Many unnamed creates at once all succeed: a generated name another
+/// create took in the meantime is generated again (there are only 625
+/// adjective_noun pairs, so collisions are common at this count).
+#[test]
+fn concurrent_unnamed_creates_never_collide() {
+    let d = daemon();
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..120)
+            .map(|_| {
+                s.spawn(|| {
+                    let r = d.post_json(
+                        "/containers/create",
+                        r#"{"Image":"busybox","Cmd":["true"],"Labels":{"race":"1"}}"#,
+                    );
+                    assert_eq!(r.status, 201, "{}", r.text());
+                    r.json()["Id"].as_str().unwrap().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let names = d.docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=race=1",
+        "--format",
+        "{{.Names}}",
+    ]);
+    let mut names: Vec<&str> = names.lines().collect();
+    assert_eq!(names.len(), 120);
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 120, "names are unique");
+    let mut args = vec!["rm"];
+    args.extend(ids.iter().map(String::as_str));
+    d.docker_ok(&args);
+}

@@ -93,6 +93,7 @@ impl Containers {
         }
 
         let id = new_id();
+        let generated = name.is_none();
         let name = match name {
             Some(n) => validate_name(&n)?,
             None => loop {
@@ -137,10 +138,24 @@ impl Containers {
                 return Err(e);
             }
         };
-        if let Err(e) = self.store.insert(rec.clone()) {
-            self.release_volumes(&id, true).await;
-            let _ = self.images.cleanup(&id);
-            return Err(e);
+        // A generated name another create took in the meantime is
+        // generated again, with a numeric suffix as dockerd's retries have.
+        let inserted = if generated {
+            let first = rec.name.clone();
+            self.store.insert_generated(rec.clone(), |n| match n {
+                0 => first.clone(),
+                n => format!("/{}{n}", random_name()),
+            })
+        } else {
+            self.store.insert(rec.clone())
+        };
+        match inserted {
+            Ok(shared) => rec = shared.lock().unwrap().clone(),
+            Err(e) => {
+                self.release_volumes(&id, true).await;
+                let _ = self.images.cleanup(&id);
+                return Err(e);
+            }
         }
         self.emit(&rec, "create", &[]);
         Ok(ContainerCreateResponse {
