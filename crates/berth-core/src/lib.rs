@@ -5,6 +5,7 @@
 
 pub mod atomic;
 pub mod containers;
+pub mod drivers;
 pub mod events;
 pub mod filters;
 pub mod lifecycle;

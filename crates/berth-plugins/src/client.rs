@@ -89,6 +89,9 @@ pub struct Client {
     endpoint: Endpoint,
     opts: ClientOptions,
     pool: Pool<Connector, Full<Bytes>>,
+    /// Dials a new connection per request: for the retry of a call whose
+    /// pooled connection the plugin had closed.
+    fresh: Pool<Connector, Full<Bytes>>,
     slots: Arc<tokio::sync::Semaphore>,
     breaker: Mutex<Breaker>,
 }
@@ -119,11 +122,17 @@ impl Client {
             .pool_max_idle_per_host(opts.max_in_flight.max(1))
             .pool_timer(TokioTimer::new())
             .build(Connector(Arc::new(endpoint.addr.clone())));
+        // Keeps nothing idle: every request on it dials a new connection.
+        let fresh = Pool::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .pool_timer(TokioTimer::new())
+            .build(Connector(Arc::new(endpoint.addr.clone())));
         Client {
             slots: Arc::new(tokio::sync::Semaphore::new(opts.max_in_flight.max(1))),
             endpoint,
             opts,
             pool,
+            fresh,
             breaker: Mutex::new(Breaker::default()),
         }
     }
@@ -253,7 +262,10 @@ impl Client {
         let mut attempt = 0u32;
         let mut dropped = false;
         loop {
-            let err = match self.post_once(method, body.clone()).await {
+            // After a kept-alive connection died under the call, the retry
+            // goes on a connection of its own: the pool may hold more that
+            // the plugin has closed.
+            let err = match self.post_once(method, body.clone(), dropped).await {
                 Ok(b) => return Ok(b),
                 Err(e) => e,
             };
@@ -309,7 +321,7 @@ impl Client {
     }
 
     /// One attempt: a request on a pooled (or new) connection and its answer.
-    async fn post_once(&self, method: &str, body: Bytes) -> Result<Bytes, Attempt> {
+    async fn post_once(&self, method: &str, body: Bytes, fresh: bool) -> Result<Bytes, Attempt> {
         if let (Addr::Tcp(_), Some(_)) = (&self.endpoint.addr, &self.endpoint.tls) {
             return Err(Attempt::fatal(self.unavailable(
                 "TLS plugin endpoints are not supported by berth yet".into(),
@@ -321,7 +333,8 @@ impl Client {
             .header(hyper::header::CONTENT_TYPE, PLUGIN_CONTENT_TYPE)
             .body(Full::new(body))
             .map_err(|e| Attempt::fatal(self.unavailable(e.to_string())))?;
-        let resp = self.pool.request(req).await.map_err(|e| {
+        let pool = if fresh { &self.fresh } else { &self.pool };
+        let resp = pool.request(req).await.map_err(|e| {
             let failure = classify(&e);
             let reason = match failure {
                 // The dial error says where it went, and why.
