@@ -97,6 +97,22 @@ impl Bundle {
         c
     }
 
+    /// `berth-runc run --detach` of this bundle as `id`, its stdout in
+    /// `init.out`; asserts that it started.
+    fn start_detached(&self, id: &str) {
+        let run = [
+            "run",
+            "--detach",
+            "--bundle",
+            self.dir.to_str().unwrap(),
+            id,
+        ];
+        ok(&run_detached(
+            self.cmd(BIN, &run),
+            &self.dir.join("init.out"),
+        ));
+    }
+
     fn state(&self, id: &str) -> Value {
         let out = self.rt(&["state", id]);
         assert!(
@@ -334,13 +350,7 @@ fn create_start_state_kill_delete() {
 fn delete_force_kills_a_running_container() {
     let id = cid("force");
     let b = bundle(&id, &["sleep", "1000"], false);
-    ok(&run_detached(
-        b.cmd(
-            BIN,
-            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
-        ),
-        &b.dir.join("init.out"),
-    ));
+    b.start_detached(&id);
     let pid = b.state(&id)["pid"].as_i64().unwrap();
     assert!(Path::new(&format!("/proc/{pid}")).exists());
     ok(&b.rt(&["delete", "--force", &id]));
@@ -405,13 +415,7 @@ fn exec_runs_in_the_container_and_returns_its_status() {
     set_subreaper();
     let id = cid("exec");
     let b = bundle(&id, &["sleep", "1000"], false);
-    ok(&run_detached(
-        b.cmd(
-            BIN,
-            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
-        ),
-        &b.dir.join("init.out"),
-    ));
+    b.start_detached(&id);
 
     // Foreground exec with a command line: output and exit status come back.
     let out = b.rt(&[
@@ -734,13 +738,7 @@ fn a_failed_create_leaves_nothing_behind_and_says_why_once() {
 fn update_changes_the_cgroup_limits_of_a_running_container() {
     let id = cid("upd");
     let b = bundle(&id, &["sleep", "1000"], false);
-    ok(&run_detached(
-        b.cmd(
-            BIN,
-            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
-        ),
-        &b.dir.join("init.out"),
-    ));
+    b.start_detached(&id);
     // docker update's way: a LinuxResources document on stdin.
     let mut child = b
         .cmd(BIN, &["update", "--resources", "-", &id])
@@ -773,13 +771,7 @@ fn update_changes_the_cgroup_limits_of_a_running_container() {
 fn kill_all_signals_every_process_of_the_container() {
     let id = cid("all");
     let b = bundle(&id, &["sh", "-c", "sleep 1000 & sleep 1000 & wait"], false);
-    ok(&run_detached(
-        b.cmd(
-            BIN,
-            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
-        ),
-        &b.dir.join("init.out"),
-    ));
+    b.start_detached(&id);
     let pids = |b: &Bundle| -> Vec<i32> {
         let out = b.rt(&["ps", "--format", "json", &id]);
         ok(&out);
@@ -870,13 +862,7 @@ fn exec_under_the_default_seccomp_profile() {
         &["CAP_KILL", "CAP_AUDIT_WRITE"],
         &["CAP_KILL", "CAP_AUDIT_WRITE"],
     );
-    ok(&run_detached(
-        b.cmd(
-            BIN,
-            &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
-        ),
-        &b.dir.join("init.out"),
-    ));
+    b.start_detached(&id);
 
     // A command line, as `docker exec` without --privileged.
     let out = b.rt(&[
