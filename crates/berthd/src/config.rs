@@ -10,6 +10,8 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use berth_engine::Config;
+
 pub const DEFAULT_SOCKET: &str = "unix:///run/berth.sock";
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
 
@@ -205,39 +207,6 @@ const KNOWN_DOCKERD_KEYS: &[&str] = &[
     "userland-proxy-path",
     "userns-remap",
 ];
-
-/// The daemon's effective configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub hosts: Vec<String>,
-    pub data_root: PathBuf,
-    pub exec_root: PathBuf,
-    pub pidfile: PathBuf,
-    pub config_file: Option<PathBuf>,
-    pub log_level: String,
-    pub debug: bool,
-    pub tls: bool,
-    pub tlsverify: bool,
-    pub tlscacert: Option<PathBuf>,
-    pub tlscert: Option<PathBuf>,
-    pub tlskey: Option<PathBuf>,
-    pub runtimes: BTreeMap<String, RuntimeInfo>,
-    pub default_runtime: Option<String>,
-    pub authorization_plugins: Vec<String>,
-    pub live_restore: bool,
-    pub iptables: bool,
-    pub ip_forward: bool,
-    pub bridge: Option<String>,
-    pub bip: Option<String>,
-    pub experimental: bool,
-    pub group: String,
-    pub labels: Vec<String>,
-    pub default_address_pools: Option<Value>,
-    /// daemon.json keys that are dockerd's but not acted on by berth.
-    pub ignored_keys: Vec<String>,
-    /// `--plugin-start-timeout`, in seconds.
-    pub plugin_start_timeout: u64,
-}
 
 /// Parses the command line (without argv[0]'s multicall handling).
 pub fn load(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Config> {
