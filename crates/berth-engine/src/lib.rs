@@ -14,6 +14,7 @@ pub mod error;
 pub mod images;
 pub mod networks;
 pub mod plugins;
+pub mod supervisor;
 pub mod system;
 pub mod volumes;
 

@@ -3,6 +3,7 @@
 use super::{Containers, Live};
 use berth_api::containers::Changed;
 use berth_core::containers::ContainerRecord;
+use berth_core::lifecycle::{Move, Status, Step};
 use berth_runtime::spec::{self, EtcFiles, SpecOptions};
 use berth_runtime::{ExitStatus, ShimClient, ShimConfig};
 use berth_types::{Error, Result};
@@ -18,12 +19,7 @@ impl Containers {
         let live = self.live(&id);
         let _op = live.op.lock().await;
         let rec = c.lock().unwrap().clone();
-        if rec.state.paused {
-            return Err(Error::conflict(
-                "cannot start a paused container, try unpause instead",
-            ));
-        }
-        if rec.state.running && !rec.state.restarting {
+        if rec.transition(Move::Start)? == Step::Unchanged {
             return Ok(Changed::No);
         }
         self.store.update(&c, |r| r.manually_stopped = false)?;
@@ -64,12 +60,15 @@ impl Containers {
 
     async fn start_locked_inner(self: &Arc<Self>, c: &Shared, live: &Arc<Live>) -> Result<()> {
         let rec = c.lock().unwrap().clone();
+        // Every path here (start, restart, the restart policy, daemon
+        // start-up) is a start: refused while the container is removed.
+        rec.transition(Move::Start)?;
         match self.try_start(&rec, live).await {
             Ok(shim) => {
                 let pid = shim.pid();
                 let nanos = super::now_nanos();
                 let rec = self.store.update(c, |r| {
-                    r.set_status("running");
+                    r.apply(Move::Started);
                     r.state.pid = pid as i64;
                     r.state.started_at = berth_runtime::timefmt::format_nanos(nanos);
                     r.state.exit_code = 0;
@@ -107,8 +106,8 @@ impl Containers {
                 let _ = self.store.update(c, |r| {
                     r.state.error = e.message.clone();
                     r.state.exit_code = code;
-                    if r.state.restarting {
-                        r.set_status("exited");
+                    if r.status() == Status::Restarting {
+                        r.apply(Move::Exited);
                     }
                 });
                 // Attaches waiting for this start get nothing: close them;
@@ -278,7 +277,7 @@ impl Containers {
             "0".to_string()
         };
         let Ok(rec) = self.store.update(&c, |r| {
-            r.set_status("exited");
+            r.apply(Move::Exited);
             r.state.exit_code = st.exit_code as i64;
             r.state.finished_at = if st.finished_at.is_empty() {
                 super::now_rfc3339()
@@ -307,16 +306,8 @@ impl Containers {
 
         let ran = Duration::from_nanos((now - rec.started_nanos).max(0) as u64);
         if self.should_restart(&rec) {
-            let delay = {
-                let mut b = live.backoff.lock().unwrap();
-                if ran >= Duration::from_secs(10) {
-                    *b = 0;
-                }
-                let d = Duration::from_millis(100u64 << (*b).min(10)).min(Duration::from_secs(60));
-                *b += 1;
-                d
-            };
-            let _ = self.store.update(&c, |r| r.set_status("restarting"));
+            let delay = live.restarts.lock().unwrap().next_delay(ran);
+            let _ = self.store.update(&c, |r| r.apply(Move::ScheduleRestart));
             let me = self.clone();
             let live = live.clone();
             tokio::spawn(async move {
@@ -325,7 +316,7 @@ impl Containers {
                 let Ok(c) = me.store.get(&rec.id) else { return };
                 let still = {
                     let r = c.lock().unwrap();
-                    r.state.restarting && !r.manually_stopped
+                    r.status() == Status::Restarting && !r.manually_stopped
                 };
                 if !still {
                     return;
@@ -347,7 +338,7 @@ impl Containers {
     }
 
     fn should_restart(&self, rec: &ContainerRecord) -> bool {
-        if rec.manually_stopped || rec.state.status == "removing" {
+        if rec.manually_stopped || rec.status() == Status::Removing {
             return false;
         }
         let p = &rec.host_config.restart_policy;
