@@ -7,6 +7,8 @@
 //! or thread exists.
 
 mod config;
+mod daemon_json;
+mod flags;
 mod listeners;
 mod pidfile;
 
@@ -169,12 +171,12 @@ fn reload(d: &daemon::Daemon) -> Result<()> {
         tracing::info!("SIGHUP: no configuration file to reload");
         return Ok(());
     };
-    let file = config::read_config_file(&path, true)?.unwrap_or_default();
+    let file = daemon_json::read_config_file(&path, true)?.unwrap_or_default();
     let prefix = format!(
         "unable to reload the berth daemon with file {}",
         path.display()
     );
-    config::check_keys(&file, &[], &|_| String::new())
+    daemon_json::check_keys(&file, &[], &|_| String::new())
         .map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
     let r = config::Reloadable::from_file(&file).map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
     d.reload(|cfg| r.apply(cfg));

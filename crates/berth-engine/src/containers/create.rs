@@ -4,7 +4,9 @@ use super::Containers;
 use berth_api::version::ApiVersion;
 use berth_core::containers::{new_id, random_name, validate_name, ContainerRecord};
 use berth_runtime::spec::{self, ImageRuntimeConfig};
-use berth_types::container::{ContainerCreateRequest, ContainerCreateResponse, ContainerState};
+use berth_types::container::{
+    ContainerConfig, ContainerCreateRequest, ContainerCreateResponse, ContainerState, HostConfig,
+};
 use berth_types::{Error, ErrorKind, Result};
 
 impl Containers {
@@ -33,64 +35,10 @@ impl Containers {
             reg.get(&hc.runtime)?.name.clone()
         };
         hc.runtime = runtime.clone();
-        if hc.auto_remove && !matches!(hc.restart_policy.name.as_str(), "" | "no") {
-            return Err(Error::invalid(
-                "conflicting options: cannot specify both --restart and --rm",
-            ));
-        }
-        match hc.restart_policy.name.as_str() {
-            "" | "no" | "always" | "unless-stopped" => {
-                if hc.restart_policy.maximum_retry_count != 0 {
-                    return Err(Error::invalid(
-                        "invalid restart policy: maximum retry count can only be used with 'on-failure'",
-                    ));
-                }
-            }
-            "on-failure" => {
-                if hc.restart_policy.maximum_retry_count < 0 {
-                    return Err(Error::invalid(
-                        "invalid restart policy: maximum retry count cannot be negative",
-                    ));
-                }
-            }
-            other => {
-                return Err(Error::invalid(format!(
-                    "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure' or 'unless-stopped'"
-                )))
-            }
-        }
+        check_restart_policy(&hc)?;
         self.check_network(&mut hc, &mut networking_config).await?;
-        // Mount specifications are checked now, so a bad one is a 400 at
-        // create rather than a failure at start.
-        spec::resolve_mounts(&hc, |name, _dest| {
-            berth_core::containers::validate_name(name).map_err(|_| {
-                berth_runtime::RuntimeError::InvalidParameter(format!(
-                    "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
-                ))
-            })?;
-            Ok(std::path::PathBuf::from("/"))
-        })?;
-        if let Some(opts) = &hc.security_opt {
-            spec::parse_security_opts(opts)?;
-        }
-        spec::capabilities(
-            hc.privileged,
-            hc.cap_add.as_deref().unwrap_or(&[]),
-            hc.cap_drop.as_deref().unwrap_or(&[]),
-        )?;
-
-        let image_cfg: ImageRuntimeConfig = image
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| serde_json::to_value(c).ok())
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default();
-        spec::merge_image_config(&mut config, &image_cfg);
-        let argv = spec::argv(&config).map_err(|_| Error::invalid("No command specified"))?;
-        if argv.is_empty() {
-            return Err(Error::invalid("No command specified"));
-        }
+        check_mounts_and_security(&hc)?;
+        let argv = command_of(&mut config, &image)?;
 
         let id = new_id();
         let generated = name.is_none();
@@ -104,7 +52,7 @@ impl Containers {
             },
         };
         let nanos = super::now_nanos();
-        let mut rec = ContainerRecord {
+        let rec = ContainerRecord {
             id: id.clone(),
             name,
             created: berth_runtime::timefmt::format_nanos(nanos),
@@ -125,8 +73,20 @@ impl Containers {
             networking: networking_config,
             left_mode_network: false,
         };
+        let rec = self.persist(rec, generated).await?;
+        self.emit(&rec, "create", &[]);
+        Ok(ContainerCreateResponse {
+            id,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// The writable layer, the volumes (and their references to this
+    /// container), then the record in the store; undone on failure.
+    async fn persist(&self, mut rec: ContainerRecord, generated: bool) -> Result<ContainerRecord> {
+        let id = rec.id.clone();
         // The writable layer exists from create on, as in dockerd.
-        self.images.prepare_rootfs(&image.id, &id)?;
+        self.images.prepare_rootfs(&rec.image_id, &id)?;
         // So do the volumes, and their references to this container.
         rec.mounts = match self
             .create_volumes(&id, &rec.config, &rec.host_config)
@@ -157,11 +117,7 @@ impl Containers {
                 return Err(e);
             }
         }
-        self.emit(&rec, "create", &[]);
-        Ok(ContainerCreateResponse {
-            id,
-            warnings: Vec::new(),
-        })
+        Ok(rec)
     }
 }
 
@@ -178,6 +134,78 @@ fn check_image_reference(image: &str) -> Result<()> {
         ));
     }
     Err(Error::invalid("invalid reference format"))
+}
+
+/// dockerd's checks of `RestartPolicy` (and of `--rm` with it).
+fn check_restart_policy(hc: &HostConfig) -> Result<()> {
+    if hc.auto_remove && !matches!(hc.restart_policy.name.as_str(), "" | "no") {
+        return Err(Error::invalid(
+            "conflicting options: cannot specify both --restart and --rm",
+        ));
+    }
+    match hc.restart_policy.name.as_str() {
+        "" | "no" | "always" | "unless-stopped" => {
+            if hc.restart_policy.maximum_retry_count != 0 {
+                return Err(Error::invalid(
+                    "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+                ));
+            }
+        }
+        "on-failure" => {
+            if hc.restart_policy.maximum_retry_count < 0 {
+                return Err(Error::invalid(
+                    "invalid restart policy: maximum retry count cannot be negative",
+                ));
+            }
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure' or 'unless-stopped'"
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// Mount specifications, security options and capabilities are checked at
+/// create, so a bad one is a 400 then rather than a failure at start.
+fn check_mounts_and_security(hc: &HostConfig) -> Result<()> {
+    spec::resolve_mounts(hc, |name, _dest| {
+        berth_core::containers::validate_name(name).map_err(|_| {
+            berth_runtime::RuntimeError::InvalidParameter(format!(
+                "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+            ))
+        })?;
+        Ok(std::path::PathBuf::from("/"))
+    })?;
+    if let Some(opts) = &hc.security_opt {
+        spec::parse_security_opts(opts)?;
+    }
+    spec::capabilities(
+        hc.privileged,
+        hc.cap_add.as_deref().unwrap_or(&[]),
+        hc.cap_drop.as_deref().unwrap_or(&[]),
+    )?;
+
+    Ok(())
+}
+
+/// The image's defaults merged into `config`, and the command it runs.
+fn command_of(config: &mut ContainerConfig, image: &berth_image::Image) -> Result<Vec<String>> {
+    let image_cfg: ImageRuntimeConfig = image
+        .config
+        .config
+        .as_ref()
+        .and_then(|c| serde_json::to_value(c).ok())
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    spec::merge_image_config(config, &image_cfg);
+    let argv = spec::argv(config).map_err(|_| Error::invalid("No command specified"))?;
+    if argv.is_empty() {
+        return Err(Error::invalid("No command specified"));
+    }
+
+    Ok(argv)
 }
 
 #[cfg(test)]
@@ -205,5 +233,42 @@ mod tests {
             let e = check_image_reference(bad).unwrap_err();
             assert_eq!(e.message, "invalid reference format", "{bad}");
         }
+    }
+
+    #[test]
+    fn restart_policies_as_dockerd() {
+        let hc = |json: &str| -> HostConfig { serde_json::from_str(json).unwrap() };
+        for ok in [
+            r#"{}"#,
+            r#"{"RestartPolicy":{"Name":"always"}}"#,
+            r#"{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":3}}"#,
+            r#"{"AutoRemove":true,"RestartPolicy":{"Name":"no"}}"#,
+        ] {
+            assert!(check_restart_policy(&hc(ok)).is_ok(), "{ok}");
+        }
+        for (bad, msg) in [
+            (
+                r#"{"AutoRemove":true,"RestartPolicy":{"Name":"always"}}"#,
+                "conflicting options: cannot specify both --restart and --rm",
+            ),
+            (
+                r#"{"RestartPolicy":{"Name":"always","MaximumRetryCount":1}}"#,
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+            ),
+            (
+                r#"{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":-1}}"#,
+                "invalid restart policy: maximum retry count cannot be negative",
+            ),
+        ] {
+            let e = check_restart_policy(&hc(bad)).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidParameter);
+            assert_eq!(e.message, msg);
+        }
+        let e = check_restart_policy(&hc(r#"{"RestartPolicy":{"Name":"sometimes"}}"#)).unwrap_err();
+        assert!(
+            e.message.contains("unknown policy 'sometimes'"),
+            "{}",
+            e.message
+        );
     }
 }
