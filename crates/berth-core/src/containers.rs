@@ -101,11 +101,6 @@ impl ContainerRecord {
         }
     }
 
-    /// Moves the record to a new state name, keeping dockerd's flags coherent.
-    pub fn set_status(&mut self, status: &str) {
-        self.set_state(Status::parse(status));
-    }
-
     pub fn reset_times(&mut self) {
         self.state.started_at = ZERO_TIME.into();
         self.state.finished_at = ZERO_TIME.into();
@@ -436,7 +431,7 @@ mod tests {
         let c = s.get("one").unwrap();
         s.rename(&c, "uno").unwrap();
         assert_eq!(s.rename(&c, "two").unwrap_err().kind, ErrorKind::Conflict);
-        s.update(&c, |r| r.set_status("running")).unwrap();
+        s.update(&c, |r| r.set_state(Status::Running)).unwrap();
         drop(s);
         let s = ContainerStore::open(dir.path()).unwrap();
         let c = s.get("uno").unwrap();

@@ -6,17 +6,13 @@
 //! process (they fork), so they are dispatched here before any tokio runtime
 //! or thread exists.
 
-mod authz;
 mod config;
-mod containers;
-mod daemon;
-mod images;
+mod daemon_json;
+mod flags;
 mod listeners;
-mod networks;
 mod pidfile;
-mod plugins;
-mod system;
-mod volumes;
+
+use berth_engine::{containers, daemon, images, networks, plugins, system, volumes};
 
 use anyhow::{Context, Result};
 use std::ffi::OsString;
@@ -141,7 +137,7 @@ async fn serve(
             _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
             _ = hup.recv() => {
                 let d2: Arc<daemon::Daemon> = d.clone();
-                match tokio::task::spawn_blocking(move || d2.reload()).await {
+                match tokio::task::spawn_blocking(move || reload(&d2)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => tracing::error!("reload failed: {e:#}"),
                     Err(e) => tracing::error!("reload panicked: {e}"),
@@ -164,5 +160,26 @@ async fn serve(
         let _ = std::fs::remove_file(s);
     }
     tracing::info!("berthd stopped");
+    Ok(())
+}
+
+/// SIGHUP: re-reads daemon.json and hands what can change while running to
+/// the engine.
+fn reload(d: &daemon::Daemon) -> Result<()> {
+    let path = d.config.read().unwrap().config_file.clone();
+    let Some(path) = path else {
+        tracing::info!("SIGHUP: no configuration file to reload");
+        return Ok(());
+    };
+    let file = daemon_json::read_config_file(&path, true)?.unwrap_or_default();
+    let prefix = format!(
+        "unable to reload the berth daemon with file {}",
+        path.display()
+    );
+    daemon_json::check_keys(&file, &[], &|_| String::new())
+        .map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
+    let r = config::Reloadable::from_file(&file).map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
+    d.reload(|cfg| r.apply(cfg));
+    tracing::info!("reloaded configuration from {}", path.display());
     Ok(())
 }

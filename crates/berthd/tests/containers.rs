@@ -199,6 +199,59 @@ fn lifecycle_verbs_and_errors() {
     assert_eq!(r.json()["message"], "No such container: nosuch");
 }
 
+/// Moves the state machine refuses, with dockerd's status and message,
+/// and the moves that change nothing (304).
+#[test]
+fn illegal_moves_are_refused_as_dockerd() {
+    let d = daemon();
+    d.docker_ok(&["create", "--name", "moves", "busybox", "sleep", "60"]);
+    let id = d
+        .docker_ok(&["inspect", "-f", "{{.Id}}", "moves"])
+        .trim()
+        .to_string();
+    let post = |verb: &str| d.post_json(&format!("/containers/moves/{verb}"), "");
+    let refused = |verb: &str, msg: String| {
+        let r = post(verb);
+        assert_eq!(r.status, 409, "{verb}: {}", r.text());
+        assert_eq!(r.json()["message"], msg, "{verb}");
+    };
+    // Created: nothing runs, so nothing to pause, unpause or kill.
+    refused("pause", format!("Container {id} is not running"));
+    refused("unpause", format!("Container {id} is not paused"));
+    refused("kill", format!("Container {id} is not running"));
+    assert_eq!(post("stop").status, 304);
+    assert_eq!(post("start").status, 204);
+    assert_eq!(post("start").status, 304);
+    refused("unpause", format!("Container {id} is not paused"));
+    assert_eq!(post("pause").status, 204);
+    refused("pause", format!("Container {id} is already paused"));
+    refused(
+        "start",
+        "cannot start a paused container, try unpause instead".into(),
+    );
+    let r =
+        berth_testkit::http::request(&d.socket, "DELETE", "/containers/moves", &[], b"").unwrap();
+    assert_eq!(r.status, 409);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("container is paused: stop the container before removing or force remove"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(post("unpause").status, 204);
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "moves"])
+            .trim(),
+        "running"
+    );
+    assert_eq!(post("stop?t=0").status, 204);
+    assert_eq!(post("stop").status, 304);
+    refused("pause", format!("Container {id} is not running"));
+    d.docker_ok(&["rm", "moves"]);
+}
+
 #[test]
 fn ps_filters() {
     let d = daemon();

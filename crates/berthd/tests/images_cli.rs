@@ -2,11 +2,8 @@
 //! images, tag, inspect, history, save, import, rmi, prune, and the events
 //! they publish.
 
-#[path = "../src/images.rs"]
-#[allow(dead_code)]
-mod images;
-
 use berth_core::events::RecordingSink;
+use berth_engine::images;
 use berth_image::ImageStore;
 use berth_testkit::image::{busybox_archive, busybox_image, LayerBuilder};
 use std::path::{Path, PathBuf};

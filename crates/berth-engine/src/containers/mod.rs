@@ -15,6 +15,7 @@ mod start_error;
 mod volumes;
 mod workdir;
 
+use crate::supervisor::{Backoff, Restarts};
 use berth_core::containers::{ContainerRecord, ContainerStore};
 use berth_core::events::EventBus;
 use berth_image::ImageStore;
@@ -41,7 +42,7 @@ pub struct Live {
     /// Serialises start, restart and remove of one container.
     op: tokio::sync::Mutex<()>,
     /// Consecutive quick restarts, for the restart policy's back-off.
-    backoff: Mutex<u32>,
+    restarts: Mutex<Restarts>,
 }
 
 impl Live {
@@ -53,7 +54,7 @@ impl Live {
             removed: watch::channel(false).0,
             pending: Mutex::new(Vec::new()),
             op: tokio::sync::Mutex::new(()),
-            backoff: Mutex::new(0),
+            restarts: Mutex::new(Restarts::new(Backoff::CONTAINER)),
         }
     }
 

@@ -6,6 +6,7 @@ use super::{Entry, Plugins};
 use berth_runtime::spec::{self, ResolvedMount, SpecOptions};
 use berth_runtime::{ContainerPaths, ShimClient, ShimConfig};
 use berth_types::container::{ContainerConfig, DeviceMapping, HostConfig};
+use berth_types::plugin::PluginSettings;
 use berth_types::{Error, Result};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -131,6 +132,35 @@ impl Plugins {
             ),
             ..Default::default()
         };
+        let mounts = self.mounts(e, &settings)?;
+        let mut v = spec::build_spec_json(
+            &config,
+            &hc,
+            &SpecOptions {
+                id: e.id.clone(),
+                rootfs,
+                mounts,
+                init_path: None,
+                netns_path: None,
+                default_private_cgroupns: spec::host_is_cgroup_v2(),
+            },
+        )?;
+        if !cfg.propagated_mount.is_empty() {
+            // "shared" is the OCI spelling; runc also takes "rshared", the
+            // embedded runtime does not (it makes the root shared
+            // recursively either way).
+            v["linux"]["rootfsPropagation"] = json!("shared");
+        }
+        if cfg.linux.allow_all_devices {
+            v["linux"]["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+        }
+        serde_json::from_value(v).map_err(|err| Error::internal(format!("plugin spec: {err}")))
+    }
+
+    /// The plugin's socket directory, the mounts of its manifest (with the
+    /// sources its settings give), and its propagated mount.
+    fn mounts(&self, e: &Entry, settings: &PluginSettings) -> Result<Vec<ResolvedMount>> {
+        let cfg = &e.config;
         let mut mounts = vec![ResolvedMount {
             destination: SOCKET_DIR_IN_PLUGIN.into(),
             typ: "bind".into(),
@@ -170,28 +200,7 @@ impl Plugins {
                 options: vec!["rbind".into(), "rw".into(), "rshared".into()],
             });
         }
-        let mut v = spec::build_spec_json(
-            &config,
-            &hc,
-            &SpecOptions {
-                id: e.id.clone(),
-                rootfs,
-                mounts,
-                init_path: None,
-                netns_path: None,
-                default_private_cgroupns: spec::host_is_cgroup_v2(),
-            },
-        )?;
-        if !cfg.propagated_mount.is_empty() {
-            // "shared" is the OCI spelling; runc also takes "rshared", the
-            // embedded runtime does not (it makes the root shared
-            // recursively either way).
-            v["linux"]["rootfsPropagation"] = json!("shared");
-        }
-        if cfg.linux.allow_all_devices {
-            v["linux"]["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
-        }
-        serde_json::from_value(v).map_err(|err| Error::internal(format!("plugin spec: {err}")))
+        Ok(mounts)
     }
 
     /// Starts the plugin's process (not waiting for it to answer).

@@ -6,7 +6,7 @@
 use super::Containers;
 use berth_plugins::CreateOptions;
 use berth_runtime::spec::{self, ResolvedMount};
-use berth_types::container::{ContainerConfig, HostConfig, MountPoint};
+use berth_types::container::{ContainerConfig, HostConfig, Mount, MountPoint};
 use berth_types::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -27,19 +27,23 @@ struct Wanted {
     mode: String,
 }
 
-/// The mount points of a container, in dockerd's order (binds, mounts,
-/// then the image's and `-v /path` volumes), with the volumes still to be
-/// made or looked up.
-fn plan(config: &ContainerConfig, hc: &HostConfig) -> Result<(Vec<MountPoint>, Vec<Wanted>)> {
-    let mut points = Vec::new();
-    let mut wanted = Vec::new();
-    let mut taken: Vec<String> = Vec::new();
-    for b in hc.binds.iter().flatten() {
+/// Mount points decided so far, the volumes still to be made or looked
+/// up, and the destinations taken.
+#[derive(Default)]
+struct Plan {
+    points: Vec<MountPoint>,
+    wanted: Vec<Wanted>,
+    taken: Vec<String>,
+}
+
+impl Plan {
+    /// One `-v SRC:DST[:MODE]`: a host path is a bind, a name a volume.
+    fn bind(&mut self, b: &str, hc: &HostConfig) -> Result<()> {
         let spec = spec::parse_bind(b)?;
         let mode = b.splitn(3, ':').nth(2).unwrap_or("").to_string();
-        taken.push(spec.destination.clone());
+        self.taken.push(spec.destination.clone());
         if spec.is_host_path() {
-            points.push(MountPoint {
+            self.points.push(MountPoint {
                 typ: "bind".into(),
                 source: spec.source,
                 destination: spec.destination,
@@ -49,7 +53,7 @@ fn plan(config: &ContainerConfig, hc: &HostConfig) -> Result<(Vec<MountPoint>, V
                 ..Default::default()
             });
         } else {
-            wanted.push(Wanted {
+            self.wanted.push(Wanted {
                 name: spec.source,
                 destination: spec.destination,
                 driver: hc.volume_driver.clone(),
@@ -59,11 +63,14 @@ fn plan(config: &ContainerConfig, hc: &HostConfig) -> Result<(Vec<MountPoint>, V
                 mode: if mode.is_empty() { "z".into() } else { mode },
             });
         }
+        Ok(())
     }
-    for m in hc.mounts.iter().flatten() {
-        taken.push(m.target.clone());
+
+    /// One `--mount`.
+    fn mount(&mut self, m: &Mount, hc: &HostConfig) {
+        self.taken.push(m.target.clone());
         match m.typ.as_str() {
-            "bind" => points.push(MountPoint {
+            "bind" => self.points.push(MountPoint {
                 typ: "bind".into(),
                 source: m.source.clone(),
                 destination: m.target.clone(),
@@ -79,7 +86,7 @@ fn plan(config: &ContainerConfig, hc: &HostConfig) -> Result<(Vec<MountPoint>, V
             "volume" => {
                 let vo = m.volume_options.clone().unwrap_or_default();
                 let dc = vo.driver_config.unwrap_or_default();
-                wanted.push(Wanted {
+                self.wanted.push(Wanted {
                     name: m.source.clone(),
                     destination: m.target.clone(),
                     driver: if dc.name.is_empty() {
@@ -93,7 +100,7 @@ fn plan(config: &ContainerConfig, hc: &HostConfig) -> Result<(Vec<MountPoint>, V
                     mode: String::new(),
                 });
             }
-            "tmpfs" => points.push(MountPoint {
+            "tmpfs" => self.points.push(MountPoint {
                 typ: "tmpfs".into(),
                 destination: m.target.clone(),
                 rw: !m.read_only,
@@ -102,13 +109,27 @@ fn plan(config: &ContainerConfig, hc: &HostConfig) -> Result<(Vec<MountPoint>, V
             _ => {}
         }
     }
-    taken.extend(hc.tmpfs.iter().flatten().map(|(d, _)| d.clone()));
+}
+
+/// The mount points of a container, in dockerd's order (binds, mounts,
+/// then the image's and `-v /path` volumes), with the volumes still to be
+/// made or looked up.
+fn plan(config: &ContainerConfig, hc: &HostConfig) -> Result<(Vec<MountPoint>, Vec<Wanted>)> {
+    let mut p = Plan::default();
+    for b in hc.binds.iter().flatten() {
+        p.bind(b, hc)?;
+    }
+    for m in hc.mounts.iter().flatten() {
+        p.mount(m, hc);
+    }
+    p.taken
+        .extend(hc.tmpfs.iter().flatten().map(|(d, _)| d.clone()));
     for dest in config.volumes.iter().flatten().map(|(d, _)| d) {
-        if taken.iter().any(|t| same_path(t, dest)) {
+        if p.taken.iter().any(|t| same_path(t, dest)) {
             continue;
         }
-        taken.push(dest.clone());
-        wanted.push(Wanted {
+        p.taken.push(dest.clone());
+        p.wanted.push(Wanted {
             name: String::new(),
             destination: dest.clone(),
             driver: hc.volume_driver.clone(),
@@ -118,7 +139,7 @@ fn plan(config: &ContainerConfig, hc: &HostConfig) -> Result<(Vec<MountPoint>, V
             mode: String::new(),
         });
     }
-    Ok((points, wanted))
+    Ok((p.points, p.wanted))
 }
 
 fn same_path(a: &str, b: &str) -> bool {

@@ -1,9 +1,11 @@
 //! Starting a container, watching it exit, and the restart policy.
 
+use super::net::NetPlan;
 use super::{Containers, Live};
 use berth_api::containers::Changed;
 use berth_core::containers::ContainerRecord;
-use berth_runtime::spec::{self, EtcFiles, SpecOptions};
+use berth_core::lifecycle::{Move, Status, Step};
+use berth_runtime::spec::{self, EtcFiles, ResolvedMount, SpecOptions};
 use berth_runtime::{ExitStatus, ShimClient, ShimConfig};
 use berth_types::{Error, Result};
 use std::sync::{Arc, Mutex};
@@ -18,12 +20,7 @@ impl Containers {
         let live = self.live(&id);
         let _op = live.op.lock().await;
         let rec = c.lock().unwrap().clone();
-        if rec.state.paused {
-            return Err(Error::conflict(
-                "cannot start a paused container, try unpause instead",
-            ));
-        }
-        if rec.state.running && !rec.state.restarting {
+        if rec.transition(Move::Start)? == Step::Unchanged {
             return Ok(Changed::No);
         }
         self.store.update(&c, |r| r.manually_stopped = false)?;
@@ -64,12 +61,15 @@ impl Containers {
 
     async fn start_locked_inner(self: &Arc<Self>, c: &Shared, live: &Arc<Live>) -> Result<()> {
         let rec = c.lock().unwrap().clone();
+        // Every path here (start, restart, the restart policy, daemon
+        // start-up) is a start: refused while the container is removed.
+        rec.transition(Move::Start)?;
         match self.try_start(&rec, live).await {
             Ok(shim) => {
                 let pid = shim.pid();
                 let nanos = super::now_nanos();
                 let rec = self.store.update(c, |r| {
-                    r.set_status("running");
+                    r.apply(Move::Started);
                     r.state.pid = pid as i64;
                     r.state.started_at = berth_runtime::timefmt::format_nanos(nanos);
                     r.state.exit_code = 0;
@@ -107,8 +107,8 @@ impl Containers {
                 let _ = self.store.update(c, |r| {
                     r.state.error = e.message.clone();
                     r.state.exit_code = code;
-                    if r.state.restarting {
-                        r.set_status("exited");
+                    if r.status() == Status::Restarting {
+                        r.apply(Move::Exited);
                     }
                 });
                 // Attaches waiting for this start get nothing: close them;
@@ -117,13 +117,7 @@ impl Containers {
                 *live.last_exit.lock().unwrap() = code;
                 live.exits.send_modify(|n| *n += 1);
                 if rec.host_config.auto_remove {
-                    let me = self.clone();
-                    let id = rec.id.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = me.remove(&id, true, true).await {
-                            tracing::warn!("auto-removing {id}: {}", e.message);
-                        }
-                    });
+                    self.auto_remove(rec.id.clone());
                 }
                 Err(e)
             }
@@ -132,25 +126,9 @@ impl Containers {
 
     async fn try_start(&self, rec: &ContainerRecord, live: &Arc<Live>) -> Result<ShimClient> {
         let entry = self.runtimes.read().unwrap().get(&rec.runtime)?.clone();
-        let paths = self.paths(&rec.id, &entry.name);
         let data_dir = self.store.dir_of(&rec.id);
         let hc = &rec.host_config;
-
-        // The rootfs: the image's layers plus this container's upper dir.
-        let m = self.images.prepare_rootfs(&rec.image_id, &rec.id)?;
-        let rootfs = self.rootfs_dir(&rec.id);
-        {
-            let rootfs = rootfs.clone();
-            tokio::task::spawn_blocking(move || -> Result<()> {
-                std::fs::create_dir_all(&rootfs)?;
-                if !is_mountpoint(&rootfs) {
-                    berth_image::snapshot::mount_rootfs(&m, &rootfs)?;
-                }
-                Ok(())
-            })
-            .await
-            .map_err(|e| Error::internal(e.to_string()))??;
-        }
+        let rootfs = self.mount_rootfs(rec).await?;
 
         // Volumes: mounted with this container's ID, filled from the image
         // on the first start; a plugin still starting is waited for.
@@ -167,40 +145,7 @@ impl Containers {
         let mut mounts = super::volumes::spec_mounts(hc, &rec.mounts, &vols)?;
         super::workdir::ensure_working_dir(&rootfs, &rec.config.working_dir, &mounts)?;
         let net = self.attach_network(rec).await?;
-        let hostname = if let (true, Some(h)) = (rec.config.hostname.is_empty(), &net.hostname) {
-            h.clone()
-        } else if rec.config.hostname.is_empty() {
-            rec.short_id().to_string()
-        } else {
-            rec.config.hostname.clone()
-        };
-        let host_resolv = tokio::fs::read_to_string("/etc/resolv.conf")
-            .await
-            .unwrap_or_default();
-        let dns = if net.att.nameservers.is_empty() {
-            hc.dns.clone()
-        } else {
-            net.att.nameservers.clone()
-        };
-        let mut dns_options = hc.dns_options.clone();
-        dns_options.extend(net.att.dns_options.iter().cloned());
-        let etc = match net.shared_etc {
-            Some(m) => m,
-            None => spec::write_etc_files(
-                &data_dir,
-                &EtcFiles {
-                    hostname: &hostname,
-                    domainname: &rec.config.domainname,
-                    extra_hosts: hc.extra_hosts.as_deref().unwrap_or(&[]),
-                    dns: &dns,
-                    dns_search: &hc.dns_search,
-                    dns_options: &dns_options,
-                    addresses: &net.att.addresses,
-                },
-                &host_resolv,
-            )?,
-        };
-        self.host_mode_resolv(rec, &data_dir, &host_resolv)?;
+        let (hostname, etc) = self.etc_files(rec, &net, &data_dir).await?;
         for m in etc {
             if !mounts.iter().any(|x| x.destination == m.destination) {
                 mounts.push(m);
@@ -227,7 +172,87 @@ impl Containers {
                 default_private_cgroupns: spec::host_is_cgroup_v2(),
             },
         )?;
-        berth_runtime::shim::write_bundle(&paths.bundle, &spec)
+        self.launch_shim(rec, entry, &spec, live).await
+    }
+
+    /// The rootfs: the image's layers plus this container's upper dir,
+    /// mounted where [`Self::rootfs_dir`] says.
+    async fn mount_rootfs(&self, rec: &ContainerRecord) -> Result<std::path::PathBuf> {
+        let m = self.images.prepare_rootfs(&rec.image_id, &rec.id)?;
+        let rootfs = self.rootfs_dir(&rec.id);
+        let dir = rootfs.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            if !is_mountpoint(&dir) {
+                berth_image::snapshot::mount_rootfs(&m, &dir)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
+        Ok(rootfs)
+    }
+
+    /// The container's hostname, and its /etc/hosts, hostname and
+    /// resolv.conf (its own, or those of the container whose network it
+    /// shares).
+    async fn etc_files(
+        &self,
+        rec: &ContainerRecord,
+        net: &NetPlan,
+        data_dir: &std::path::Path,
+    ) -> Result<(String, Vec<ResolvedMount>)> {
+        let hc = &rec.host_config;
+        let hostname = if let (true, Some(h)) = (rec.config.hostname.is_empty(), &net.hostname) {
+            h.clone()
+        } else if rec.config.hostname.is_empty() {
+            rec.short_id().to_string()
+        } else {
+            rec.config.hostname.clone()
+        };
+        let host_resolv = tokio::fs::read_to_string("/etc/resolv.conf")
+            .await
+            .unwrap_or_default();
+        let dns = if net.att.nameservers.is_empty() {
+            hc.dns.clone()
+        } else {
+            net.att.nameservers.clone()
+        };
+        let mut dns_options = hc.dns_options.clone();
+        dns_options.extend(net.att.dns_options.iter().cloned());
+        let etc = match &net.shared_etc {
+            Some(m) => m.clone(),
+            None => spec::write_etc_files(
+                data_dir,
+                &EtcFiles {
+                    hostname: &hostname,
+                    domainname: &rec.config.domainname,
+                    extra_hosts: hc.extra_hosts.as_deref().unwrap_or(&[]),
+                    dns: &dns,
+                    dns_search: &hc.dns_search,
+                    dns_options: &dns_options,
+                    addresses: &net.att.addresses,
+                },
+                &host_resolv,
+            )?,
+        };
+        self.host_mode_resolv(rec, data_dir, &host_resolv)?;
+        Ok((hostname, etc))
+    }
+
+    /// Writes the bundle and the shim's config, starts the shim, hands it
+    /// the attaches waiting for this start, then starts the process.
+    async fn launch_shim(
+        &self,
+        rec: &ContainerRecord,
+        entry: berth_runtime::RuntimeEntry,
+        spec: &oci_spec::runtime::Spec,
+        live: &Arc<Live>,
+    ) -> Result<ShimClient> {
+        let paths = self.paths(&rec.id, &entry.name);
+        let data_dir = self.store.dir_of(&rec.id);
+        let hc = &rec.host_config;
+        berth_runtime::shim::write_bundle(&paths.bundle, spec)
             .map_err(|e| Error::internal(format!("writing the OCI bundle: {e}")))?;
         let cfg = ShimConfig::for_container(&rec.id, entry, &paths, &rec.config, hc)?;
         // Kept beside the record, so logs stay readable after the shim is gone.
@@ -278,7 +303,7 @@ impl Containers {
             "0".to_string()
         };
         let Ok(rec) = self.store.update(&c, |r| {
-            r.set_status("exited");
+            r.apply(Move::Exited);
             r.state.exit_code = st.exit_code as i64;
             r.state.finished_at = if st.finished_at.is_empty() {
                 super::now_rfc3339()
@@ -307,47 +332,56 @@ impl Containers {
 
         let ran = Duration::from_nanos((now - rec.started_nanos).max(0) as u64);
         if self.should_restart(&rec) {
-            let delay = {
-                let mut b = live.backoff.lock().unwrap();
-                if ran >= Duration::from_secs(10) {
-                    *b = 0;
-                }
-                let d = Duration::from_millis(100u64 << (*b).min(10)).min(Duration::from_secs(60));
-                *b += 1;
-                d
-            };
-            let _ = self.store.update(&c, |r| r.set_status("restarting"));
-            let me = self.clone();
-            let live = live.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let _op = live.op.lock().await;
-                let Ok(c) = me.store.get(&rec.id) else { return };
-                let still = {
-                    let r = c.lock().unwrap();
-                    r.state.restarting && !r.manually_stopped
-                };
-                if !still {
-                    return;
-                }
-                let _ = me.store.update(&c, |r| r.restart_count += 1);
-                if let Err(e) = me.start_locked(&c, &live).await {
-                    tracing::warn!("restarting {}: {}", rec.short_id(), e.message);
-                }
-            });
+            self.schedule_restart(&c, live, rec, ran);
         } else if rec.host_config.auto_remove {
-            let me = self.clone();
-            let id = rec.id.clone();
-            tokio::spawn(async move {
-                if let Err(e) = me.remove(&id, true, true).await {
-                    tracing::warn!("auto-removing {}: {}", id, e.message);
-                }
-            });
+            self.auto_remove(rec.id.clone());
         }
     }
 
+    /// The restart policy's next start, after the supervisor's back-off,
+    /// unless the container was stopped or removed meanwhile.
+    fn schedule_restart(
+        self: &Arc<Self>,
+        c: &Shared,
+        live: &Arc<Live>,
+        rec: ContainerRecord,
+        ran: Duration,
+    ) {
+        let delay = live.restarts.lock().unwrap().next_delay(ran);
+        let _ = self.store.update(c, |r| r.apply(Move::ScheduleRestart));
+        let me = self.clone();
+        let live = live.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _op = live.op.lock().await;
+            let Ok(c) = me.store.get(&rec.id) else { return };
+            let still = {
+                let r = c.lock().unwrap();
+                r.status() == Status::Restarting && !r.manually_stopped
+            };
+            if !still {
+                return;
+            }
+            let _ = me.store.update(&c, |r| r.restart_count += 1);
+            if let Err(e) = me.start_locked(&c, &live).await {
+                tracing::warn!("restarting {}: {}", rec.short_id(), e.message);
+            }
+        });
+    }
+
+    /// `--rm`: removes the container (and its anonymous volumes) in the
+    /// background.
+    fn auto_remove(self: &Arc<Self>, id: String) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.remove(&id, true, true).await {
+                tracing::warn!("auto-removing {id}: {}", e.message);
+            }
+        });
+    }
+
     fn should_restart(&self, rec: &ContainerRecord) -> bool {
-        if rec.manually_stopped || rec.state.status == "removing" {
+        if rec.manually_stopped || rec.status() == Status::Removing {
             return false;
         }
         let p = &rec.host_config.restart_policy;

@@ -1,9 +1,9 @@
 //! The daemon: its identity, configuration, event bus and subsystems, and the
 //! glue that turns them into the API's backends.
 
-use crate::config::{self, Config, Reloadable};
+use crate::config::Config;
+use crate::error::{Context, Error, Result};
 use crate::system::HostFacts;
-use anyhow::{Context, Result};
 use berth_core::events::{EventBus, JournalLimits};
 use berth_types::system::{PluginsInfo, RuntimeInfo, Version};
 use berth_types::EventType;
@@ -49,11 +49,10 @@ fn runtime_registry(cfg: &Config) -> Result<RuntimeRegistry> {
     let mut reg = RuntimeRegistry::new(exe);
     for (name, rt) in &cfg.runtimes {
         reg.add(name, &rt.path, rt.runtime_args.clone())
-            .map_err(|e| anyhow::anyhow!("runtime {name}: {e}"))?;
+            .with_context(|| format!("runtime {name}"))?;
     }
     if let Some(d) = &cfg.default_runtime {
-        reg.set_default(d)
-            .map_err(|e| anyhow::anyhow!("--default-runtime: {e}"))?;
+        reg.set_default(d).context("--default-runtime")?;
     }
     Ok(reg)
 }
@@ -74,14 +73,14 @@ impl Daemon {
             plugins.clone(),
             events.clone(),
         )
-        .map_err(|e| anyhow::anyhow!("opening the volume store: {e}"))?;
+        .context("opening the volume store")?;
         let managed = crate::plugins::Plugins::open(
             &cfg.data_root,
             &cfg.exec_root,
             {
                 let reg = runtime_registry(&cfg)?;
                 reg.get(reg.default_name())
-                    .map_err(|e| anyhow::anyhow!("the default runtime: {e}"))?
+                    .context("the default runtime")?
                     .clone()
             },
             plugins.clone(),
@@ -91,7 +90,7 @@ impl Daemon {
                 start_wait: std::time::Duration::from_secs(cfg.plugin_start_timeout),
             },
         )
-        .map_err(|e| anyhow::anyhow!("opening the plugin store: {e}"))?;
+        .context("opening the plugin store")?;
         let containers = Containers::new(
             &cfg.data_root,
             &cfg.exec_root,
@@ -100,7 +99,7 @@ impl Daemon {
             volumes.clone(),
             events.clone(),
         )
-        .map_err(|e| anyhow::anyhow!("opening the container store: {e}"))?;
+        .context("opening the container store")?;
         let users = Arc::downgrade(&containers);
         images.set_usage_check(Arc::new(move |image_id: &str| {
             users
@@ -195,28 +194,13 @@ impl Daemon {
         w
     }
 
-    /// SIGHUP: re-reads daemon.json, applies what can change while running,
-    /// and announces it with a `daemon reload` event.
-    pub fn reload(&self) -> Result<()> {
-        let path = {
-            let cfg = self.config.read().unwrap();
-            cfg.config_file.clone()
-        };
-        let Some(path) = path else {
-            tracing::info!("SIGHUP: no configuration file to reload");
-            return Ok(());
-        };
-        let file = config::read_config_file(&path, true)?.unwrap_or_default();
-        let prefix = format!(
-            "unable to reload the berth daemon with file {}",
-            path.display()
-        );
-        config::check_keys(&file, &[], &|_| String::new())
-            .map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
-        let r = Reloadable::from_file(&file).map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
+    /// SIGHUP: applies `update` (the settings berthd re-read from
+    /// daemon.json) to what can change while running, and announces it
+    /// with a `daemon reload` event.
+    pub fn reload(&self, update: impl FnOnce(&mut Config)) {
         let attrs = {
             let mut cfg = self.config.write().unwrap();
-            r.apply(&mut cfg);
+            update(&mut cfg);
             self.authz.set_plugins(cfg.authorization_plugins.clone());
             if cfg.debug {
                 cfg.log_level = "debug".into();
@@ -224,15 +208,25 @@ impl Daemon {
             (self.log_reload)(&cfg.log_level);
             match runtime_registry(&cfg) {
                 Ok(reg) => *self.containers.runtimes.write().unwrap() = reg,
-                Err(e) => tracing::error!("reload: runtimes not changed: {e:#}"),
+                Err(e) => tracing::error!("reload: runtimes not changed: {}", chain(&e)),
             }
             reload_attributes(&cfg, &self.facts.hostname)
         };
         self.events
             .publish(EventType::Daemon, "reload", &self.id, attrs);
-        tracing::info!("reloaded configuration from {}", path.display());
-        Ok(())
     }
+}
+
+/// An error and its causes on one line, `a: b: c`.
+fn chain(e: &Error) -> String {
+    let mut s = e.to_string();
+    let mut cur: &dyn std::error::Error = e;
+    while let Some(next) = cur.source() {
+        s.push_str(": ");
+        s.push_str(&next.to_string());
+        cur = next;
+    }
+    s
 }
 
 /// The attributes of a `daemon reload` event: the reloaded settings, as

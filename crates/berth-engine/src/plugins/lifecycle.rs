@@ -2,6 +2,7 @@
 //! back-off), and the plugins' part in daemon start-up and shutdown.
 
 use super::{Entry, Plugins};
+use crate::supervisor::{Backoff, Restarts};
 use berth_plugins::managed;
 use berth_runtime::{ExitStatus, ShimClient};
 use berth_types::{Error, Result};
@@ -12,13 +13,6 @@ use std::time::{Duration, Instant};
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long a plugin that missed the start-up wait is still waited for.
 const LATE_READY: Duration = Duration::from_secs(600);
-/// A plugin that ran this long before crashing restarts without delay build-up.
-const HEALTHY_RUN: Duration = Duration::from_secs(10);
-
-/// The delay before restart attempt `n` (0-based): 100 ms doubling, at most 30 s.
-pub fn backoff(n: u32) -> Duration {
-    Duration::from_millis(100u64 << n.min(9)).min(Duration::from_secs(30))
-}
 
 impl Plugins {
     /// Puts the plugin into the registry under its names.
@@ -158,8 +152,10 @@ impl Plugins {
     /// Watches a running plugin; when it dies, restarts it with back-off
     /// until it is stopped on purpose (its epoch moves on).
     async fn supervise(self: Arc<Self>, e: Arc<Entry>, epoch: u64, mut shim: Option<ShimClient>) {
-        let mut failures = 0u32;
+        let mut restarts = Restarts::new(Backoff::PLUGIN);
         loop {
+            // How long the process ran; zero when the last start failed.
+            let mut ran = Duration::ZERO;
             if let Some(s) = shim.take() {
                 let started = Instant::now();
                 let st = s.wait().await.unwrap_or(ExitStatus {
@@ -172,9 +168,7 @@ impl Plugins {
                 }
                 let tail = self.log_tail(&e);
                 let _ = s.cleanup().await;
-                if started.elapsed() >= HEALTHY_RUN {
-                    failures = 0;
-                }
+                ran = started.elapsed();
                 tracing::warn!(
                     "plugin {} exited with code {}; restarting it",
                     e.name(),
@@ -187,8 +181,7 @@ impl Plugins {
                 });
                 *e.shim.lock().unwrap() = None;
             }
-            tokio::time::sleep(backoff(failures)).await;
-            failures = failures.saturating_add(1);
+            restarts.wait(ran).await;
             let _op = e.op.lock().await;
             if e.epoch() != epoch {
                 return;
@@ -301,18 +294,5 @@ impl Plugins {
         for t in tasks {
             let _ = t.await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff(0), Duration::from_millis(100));
-        assert_eq!(backoff(1), Duration::from_millis(200));
-        assert_eq!(backoff(5), Duration::from_millis(3200));
-        assert_eq!(backoff(40), Duration::from_secs(30));
     }
 }

@@ -2,6 +2,7 @@
 
 use super::Containers;
 use berth_api::containers::PruneReport;
+use berth_core::lifecycle::{Move, Status};
 use berth_core::Filters;
 use berth_types::{Error, Result};
 use std::sync::Arc;
@@ -19,27 +20,12 @@ impl Containers {
         let live = self.live(&id);
         let _op = live.op.lock().await;
         let rec = c.lock().unwrap().clone();
-        if rec.state.status == "removing" {
-            return Err(Error::conflict(format!(
-                "removal of container {id} is already in progress"
-            )));
-        }
-        if rec.state.running {
-            if !force {
-                let what = if rec.state.paused {
-                    "paused"
-                } else {
-                    "running"
-                };
-                return Err(Error::conflict(format!(
-                    "cannot remove container \"{}\": container is {what}: stop the container before removing or force remove",
-                    rec.name
-                )));
-            }
+        rec.transition(Move::Remove { force })?;
+        if rec.status().is_running() {
             let seen = *live.exits.borrow();
             self.store.update(&c, |r| r.manually_stopped = true)?;
             if let Some(shim) = live.shim() {
-                if rec.state.paused {
+                if rec.status() == Status::Paused {
                     let _ = shim.resume().await;
                 }
                 let _ = shim.kill(libc::SIGKILL).await;
@@ -48,7 +34,11 @@ impl Containers {
                     tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|n| *n > seen)).await;
             }
         }
-        self.store.update(&c, |r| r.set_status("removing"))?;
+        // Killed above (or never running): the removal itself begins.
+        self.store.update(&c, |r| {
+            r.transition(Move::Remove { force: true })
+                .map(|_| r.set_state(Status::Removing))
+        })??;
         let rec = c.lock().unwrap().clone();
         self.unmount_rootfs(&rec).await;
         // Teardown keeps going past errors and reports the first.

@@ -1,7 +1,8 @@
 //! attach, logs and resize.
 
-use super::{not_running, Containers};
+use super::{not_running, Containers, Live};
 use berth_api::containers::{AttachOptions, AttachSession, LogStream, LogsOptions};
+use berth_core::containers::ContainerRecord;
 use berth_runtime::logs::{frame_entry, LogOptions};
 use berth_runtime::{AttachStreams, ShimClient, ShimConfig};
 use berth_types::{Error, Result};
@@ -111,27 +112,7 @@ impl Containers {
             });
         }
         self.emit(&rec, "attach", &[]);
-        let streams_rx = match live.shim().filter(|_| rec.state.running) {
-            Some(shim) => {
-                let s = shim.attach(stdin, o.stdout, o.stderr).await?;
-                let (tx, rx) = oneshot::channel();
-                let _ = tx.send(s);
-                rx
-            }
-            None => {
-                if rec.state.paused {
-                    return Err(not_running(&rec.id));
-                }
-                let (tx, rx) = oneshot::channel();
-                live.pending.lock().unwrap().push(PendingAttach {
-                    stdin,
-                    stdout: o.stdout,
-                    stderr: o.stderr,
-                    tx,
-                });
-                rx
-            }
-        };
+        let streams_rx = Self::streams(&rec, &live, stdin, &o).await?;
         // The client's stdin goes through a pipe until the streams exist.
         let (input_w, mut input_r) = tokio::io::duplex(64 * 1024);
         let (out_tx, out_rx) = oneshot::channel();
@@ -166,6 +147,37 @@ impl Containers {
                     attrs,
                 );
             })),
+        })
+    }
+
+    /// The streams of the running process, or (for a container not
+    /// started yet) a promise of those of its next start.
+    async fn streams(
+        rec: &ContainerRecord,
+        live: &Live,
+        stdin: bool,
+        o: &AttachOptions,
+    ) -> Result<oneshot::Receiver<AttachStreams>> {
+        Ok(match live.shim().filter(|_| rec.state.running) {
+            Some(shim) => {
+                let s = shim.attach(stdin, o.stdout, o.stderr).await?;
+                let (tx, rx) = oneshot::channel();
+                let _ = tx.send(s);
+                rx
+            }
+            None => {
+                if rec.state.paused {
+                    return Err(not_running(&rec.id));
+                }
+                let (tx, rx) = oneshot::channel();
+                live.pending.lock().unwrap().push(PendingAttach {
+                    stdin,
+                    stdout: o.stdout,
+                    stderr: o.stderr,
+                    tx,
+                });
+                rx
+            }
         })
     }
 

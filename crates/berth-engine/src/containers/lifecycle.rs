@@ -2,6 +2,7 @@
 
 use super::{not_running, parse_signal, Containers, Live};
 use berth_api::containers::{Changed, WaitCondition, WaitFuture};
+use berth_core::lifecycle::{Move, Status, Step};
 use berth_types::container::ContainerWaitResponse;
 use berth_types::{Error, Result};
 use std::sync::Arc;
@@ -32,16 +33,16 @@ impl Containers {
         let c = self.store.get(reference)?;
         let rec = c.lock().unwrap().clone();
         let live = self.live(&rec.id);
-        if !rec.state.running {
+        let Step::To(stopped) = rec.transition(Move::Stop)? else {
             return Ok(Changed::No);
-        }
+        };
         let rec = self.store.update(&c, |r| {
             r.manually_stopped = true;
             r.clone()
         })?;
         let Some(shim) = live.shim() else {
             // Restarting (between back-off and the next start): just stop there.
-            self.store.update(&c, |r| r.set_status("exited"))?;
+            self.store.update(&c, |r| r.set_state(stopped))?;
             self.emit(&rec, "stop", &[]);
             return Ok(Changed::Yes);
         };
@@ -53,7 +54,7 @@ impl Containers {
         )?;
         let secs = timeout.or(rec.config.stop_timeout).unwrap_or(10);
         let seen = *live.exits.borrow();
-        if rec.state.paused {
+        if rec.status() == Status::Paused {
             let _ = shim.resume().await;
         }
         self.emit(&rec, "kill", &[("signal", sig.to_string())]);
@@ -78,7 +79,8 @@ impl Containers {
         let rec = c.lock().unwrap().clone();
         let live = self.live(&rec.id);
         let sig = parse_signal(signal.as_deref().unwrap_or("SIGKILL"))?;
-        let Some(shim) = live.shim().filter(|_| rec.state.running) else {
+        rec.transition(Move::Kill)?;
+        let Some(shim) = live.shim() else {
             return Err(not_running(&rec.id));
         };
         let seen = *live.exits.borrow();
@@ -104,7 +106,11 @@ impl Containers {
         timeout: Option<i64>,
     ) -> Result<()> {
         let c = self.store.get(reference)?;
-        let id = c.lock().unwrap().id.clone();
+        let id = {
+            let r = c.lock().unwrap();
+            r.transition(Move::Restart)?;
+            r.id.clone()
+        };
         self.stop(&id, signal, timeout).await?;
         let live = self.live(&id);
         let _op = live.op.lock().await;
@@ -119,18 +125,13 @@ impl Containers {
         let c = self.store.get(reference)?;
         let rec = c.lock().unwrap().clone();
         let live = self.live(&rec.id);
-        let Some(shim) = live.shim().filter(|_| rec.state.running) else {
+        rec.transition(Move::Pause)?;
+        let Some(shim) = live.shim() else {
             return Err(not_running(&rec.id));
         };
-        if rec.state.paused {
-            return Err(Error::conflict(format!(
-                "Container {} is already paused",
-                rec.id
-            )));
-        }
         shim.pause().await?;
         let rec = self.store.update(&c, |r| {
-            r.set_status("paused");
+            r.apply(Move::Frozen);
             r.clone()
         })?;
         self.emit(&rec, "pause", &[]);
@@ -141,18 +142,13 @@ impl Containers {
         let c = self.store.get(reference)?;
         let rec = c.lock().unwrap().clone();
         let live = self.live(&rec.id);
-        if !rec.state.paused {
-            return Err(Error::conflict(format!(
-                "Container {} is not paused",
-                rec.id
-            )));
-        }
+        rec.transition(Move::Unpause)?;
         let Some(shim) = live.shim() else {
             return Err(not_running(&rec.id));
         };
         shim.resume().await?;
         let rec = self.store.update(&c, |r| {
-            r.set_status("running");
+            r.apply(Move::Thawed);
             r.clone()
         })?;
         self.emit(&rec, "unpause", &[]);
