@@ -463,7 +463,7 @@ async fn get_image(
             }
         }
         (name, Some("get")) => save_response(b, vec![name.to_string()]).await,
-        _ => crate::serve::not_found(method, uri).await,
+        _ => crate::serve::not_found(method, uri, Body::empty()).await,
     }
 }
 

@@ -138,9 +138,22 @@ async fn read_small_body(req: Request<Body>) -> Result<Request<Body>, Response<B
     }
 }
 
+/// How much of an unserved request's body is read (and dropped) before
+/// the answer, so that a client still uploading (`docker build` sends its
+/// context first) reads the error instead of a broken pipe.
+const UNSERVED_DRAIN: usize = 256 << 20;
+
 /// No route served the request: a route of the Engine API that berth lacks
 /// says so (see [`crate::unserved`]); anything else is dockerd's 404.
-pub(crate) async fn not_found(method: Method, uri: Uri) -> Response<Body> {
+pub(crate) async fn not_found(method: Method, uri: Uri, body: Body) -> Response<Body> {
+    let mut body = body;
+    let mut read = 0usize;
+    while read < UNSERVED_DRAIN {
+        match body.frame().await {
+            Some(Ok(f)) => read += f.data_ref().map_or(0, |d| d.len()),
+            _ => break,
+        }
+    }
     match crate::unserved::answer(method.as_str(), uri.path()) {
         Some(e) => error_response(&e),
         None => error_response(&Error::not_found("page not found")),
