@@ -5,6 +5,7 @@
 //! no async runtime); the reader is used by the daemon.
 
 use crate::timefmt;
+pub use berth_core::logs::{LogEntry, LogOptions};
 use serde::Deserialize;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -181,15 +182,6 @@ impl LineSplitter {
     }
 }
 
-/// One decoded log entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogEntry {
-    pub stream: String,
-    pub log: Vec<u8>,
-    /// Nanoseconds since the epoch.
-    pub time: i128,
-}
-
 #[derive(Deserialize)]
 struct RawEntry {
     log: String,
@@ -205,32 +197,6 @@ pub fn parse_line(line: &[u8]) -> Option<LogEntry> {
         log: raw.log.into_bytes(),
         time: timefmt::parse_rfc3339_nanos(&raw.time)?,
     })
-}
-
-/// What `GET /containers/{id}/logs` asks for. Times are nanoseconds since the epoch.
-#[derive(Debug, Clone, Default)]
-pub struct LogOptions {
-    pub stdout: bool,
-    pub stderr: bool,
-    pub since: Option<i128>,
-    pub until: Option<i128>,
-    /// Only the last N entries (after the stream and time filters).
-    pub tail: Option<usize>,
-    pub follow: bool,
-    pub timestamps: bool,
-}
-
-impl LogOptions {
-    pub fn wants(&self, e: &LogEntry) -> bool {
-        let stream_ok = match e.stream.as_str() {
-            "stdout" => self.stdout,
-            "stderr" => self.stderr,
-            _ => false,
-        };
-        stream_ok
-            && self.since.is_none_or(|s| e.time >= s)
-            && self.until.is_none_or(|u| e.time <= u)
-    }
 }
 
 /// Parses the API's `since`/`until` value: Unix seconds with an optional
