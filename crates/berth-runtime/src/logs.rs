@@ -156,10 +156,10 @@ impl LineSplitter {
         while let Some(pos) = data.iter().position(|&b| b == b'\n') {
             let (line, rest) = data.split_at(pos + 1);
             if self.pending.is_empty() {
-                emit(line);
+                emit_cut(line, &mut emit);
             } else {
                 self.pending.extend_from_slice(line);
-                emit(&self.pending);
+                emit_cut(&self.pending, &mut emit);
                 self.pending.clear();
             }
             data = rest;
@@ -180,6 +180,18 @@ impl LineSplitter {
             self.pending.clear();
         }
     }
+}
+
+/// A line longer than [`MAX_PARTIAL`] is cut into entries of that size,
+/// the rest with the newline, whether it came in one read or many (dockerd
+/// never holds more than that of a line).
+fn emit_cut(mut line: &[u8], emit: &mut impl FnMut(&[u8])) {
+    while line.len() > MAX_PARTIAL {
+        let (chunk, rest) = line.split_at(MAX_PARTIAL);
+        emit(chunk);
+        line = rest;
+    }
+    emit(line);
 }
 
 #[derive(Deserialize)]
@@ -353,6 +365,19 @@ mod tests {
             assert_eq!(l.len(), MAX_PARTIAL)
         });
         assert_eq!(big, 1);
+        // A long complete line is cut the same, in one read or two.
+        let mut line = vec![b'y'; MAX_PARTIAL - 10];
+        line.extend_from_slice(&vec![b'z'; MAX_PARTIAL + 24]);
+        line.push(b'\n');
+        for split in [line.len(), 7] {
+            let mut sp = LineSplitter::default();
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            sp.push(&line[..split], |l| got.push(l.to_vec()));
+            sp.push(&line[split..], |l| got.push(l.to_vec()));
+            let lens: Vec<usize> = got.iter().map(Vec::len).collect();
+            assert_eq!(lens, vec![MAX_PARTIAL, MAX_PARTIAL, 15], "split at {split}");
+            assert_eq!(got.concat(), line);
+        }
     }
 
     #[test]
