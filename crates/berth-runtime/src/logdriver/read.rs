@@ -171,3 +171,57 @@ fn file_id(md: &std::fs::Metadata) -> (u64, i128) {
     let born = md.created().map(timefmt::system_time_nanos).unwrap_or(0);
     (md.ino(), born)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_core::logs::LogReader;
+    use std::sync::{Arc, Mutex};
+
+    /// A driver that keeps its own entries (as a plugin's ReadLogs does).
+    struct Kept(Mutex<Vec<LogOptions>>);
+    impl LogReader for Kept {
+        fn read(&self, opts: LogOptions) -> mpsc::Receiver<std::io::Result<LogEntry>> {
+            self.0.lock().unwrap().push(opts);
+            let (tx, rx) = mpsc::channel(4);
+            tx.try_send(Ok(LogEntry {
+                stream: "stderr".into(),
+                log: b"kept\n".to_vec(),
+                time: 7,
+            }))
+            .unwrap();
+            rx
+        }
+    }
+
+    #[tokio::test]
+    async fn a_driver_that_streams_is_read_through_with_the_options() {
+        let kept = Arc::new(Kept(Mutex::new(Vec::new())));
+        let opts = LogOptions {
+            stderr: true,
+            tail: Some(3),
+            ..Default::default()
+        };
+        let mut rx = read(LogSource::Reader(kept.clone()), opts, || true);
+        assert_eq!(rx.recv().await.unwrap().unwrap().log, b"kept\n");
+        assert!(rx.recv().await.is_none());
+        let asked = kept.0.lock().unwrap();
+        assert_eq!(
+            (asked.len(), asked[0].tail, asked[0].stdout),
+            (1, Some(3), false)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_json_file_not_yet_written_reads_as_empty() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("x-json.log");
+        let opts = LogOptions {
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
+        let mut rx = read(LogSource::JsonFile { path }, opts, || false);
+        assert!(rx.recv().await.is_none());
+    }
+}
