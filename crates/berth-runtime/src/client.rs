@@ -6,13 +6,13 @@
 //! existing shim again after a daemon restart: everything it needs is in the
 //! state dir. Signals, pause and resume go straight to the runtime CLI.
 
-use crate::logs::{self, LogEntry, LogOptions};
+use crate::logs::{LogEntry, LogOptions};
 use crate::shim::{ExitRecord, ShimConfig, CONFIG_FILE, SHIM_PID_FILE};
-use crate::{timefmt, Result, RuntimeError};
-use std::io::SeekFrom;
-use std::path::{Path, PathBuf};
+use crate::{Result, RuntimeError};
+use berth_core::logs::LogSource;
+use std::path::Path;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
@@ -403,163 +403,27 @@ impl ShimClient {
         }
     }
 
-    /// Reads the container's json-file log. With `follow`, entries keep
-    /// coming until the container has exited and its log is drained (or the
-    /// receiver is dropped, or `until` has passed).
+    /// Reads the container's log as its shim wrote it (nothing when the
+    /// output was discarded). With `follow`, entries keep coming until the
+    /// container has exited and its log is drained (or the receiver is
+    /// dropped, or `until` has passed).
     pub fn logs(&self, opts: LogOptions) -> mpsc::Receiver<std::io::Result<LogEntry>> {
-        let (tx, rx) = mpsc::channel(64);
-        let Some(path) = self.cfg.log_path.clone() else {
-            return rx;
-        };
-        let client = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = client.stream_logs(path, opts, &tx).await {
-                let _ = tx.send(Err(e)).await;
-            }
-        });
-        rx
+        match self.cfg.log_source() {
+            Some(source) => self.read_logs(source, opts),
+            None => mpsc::channel(1).1,
+        }
     }
 
-    async fn stream_logs(
+    /// Reads the container's log from `source`, as its log driver said to;
+    /// following ends once the container has exited and the log is drained.
+    pub fn read_logs(
         &self,
-        path: PathBuf,
+        source: LogSource,
         opts: LogOptions,
-        tx: &mpsc::Sender<std::io::Result<LogEntry>>,
-    ) -> std::io::Result<()> {
-        // The history first (tail applies to it), remembering where the live file ended.
-        let (entries, mut offset, mut ino) = {
-            let p = path.clone();
-            let o = opts.clone();
-            tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-                // Snapshot size/identity first so nothing written afterwards is missed.
-                let (size, ino) = std::fs::metadata(&p)
-                    .map(|m| (m.len(), file_id(&m)))
-                    .unwrap_or((0, (0, 0)));
-                let all = logs::read_entries_limited(&p, &o, Some(size))?;
-                Ok((all, size, ino))
-            })
-            .await
-            .map_err(std::io::Error::other)??
-        };
-        for e in entries {
-            if tx.send(Ok(e)).await.is_err() {
-                return Ok(());
-            }
-        }
-        if !opts.follow {
-            return Ok(());
-        }
-        let mut pending: Vec<u8> = Vec::new();
-        loop {
-            let exited = self.exit_status().is_some();
-            // Read whatever was appended.
-            let grew = self
-                .read_appended(&path, &mut offset, &mut ino, &mut pending, &opts, tx)
-                .await?;
-            if tx.is_closed() {
-                return Ok(());
-            }
-            if let Some(u) = opts.until {
-                if timefmt::now_nanos() > u {
-                    return Ok(());
-                }
-            }
-            if exited && !grew {
-                return Ok(());
-            }
-            if !grew {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+    ) -> mpsc::Receiver<std::io::Result<LogEntry>> {
+        let client = self.clone();
+        crate::logdriver::read(source, opts, move || client.exit_status().is_none())
     }
-
-    /// Sends the entries appended to the live log since `offset`, following
-    /// rotations (however many happened since the last look, as long as the
-    /// file we were reading still exists as `PATH.N`). Returns whether
-    /// anything was read.
-    async fn read_appended(
-        &self,
-        path: &Path,
-        offset: &mut u64,
-        ino: &mut (u64, i128),
-        pending: &mut Vec<u8>,
-        opts: &LogOptions,
-        tx: &mpsc::Sender<std::io::Result<LogEntry>>,
-    ) -> std::io::Result<bool> {
-        let md = match tokio::fs::metadata(path).await {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        // (file, start offset) to read, oldest first.
-        let mut plan: Vec<(PathBuf, u64)> = Vec::new();
-        if file_id(&md) == *ino || ino.0 == 0 {
-            if md.len() < *offset {
-                *offset = 0; // truncated in place (max-file 1)
-                pending.clear();
-            }
-            plan.push((path.to_path_buf(), *offset));
-        } else {
-            let files = logs::log_files(path);
-            let mut found = None;
-            for (i, f) in files.iter().enumerate() {
-                if let Ok(m) = tokio::fs::metadata(f).await {
-                    if file_id(&m) == *ino {
-                        found = Some(i);
-                    }
-                }
-            }
-            if let Some(i) = found {
-                plan.push((files[i].clone(), *offset));
-                for f in &files[i + 1..] {
-                    plan.push((f.clone(), 0));
-                }
-            } else {
-                pending.clear();
-                plan.push((path.to_path_buf(), 0));
-            }
-            // The live file is the last entry of `files` (or was added above).
-            if plan.last().map(|(p, _)| p.as_path()) != Some(path) {
-                plan.push((path.to_path_buf(), 0));
-            }
-        }
-        let mut any = false;
-        for (p, from) in plan {
-            let Ok(mut f) = tokio::fs::File::open(&p).await else {
-                continue;
-            };
-            let fmd = f.metadata().await?;
-            f.seek(SeekFrom::Start(from)).await?;
-            let mut data = Vec::new();
-            f.read_to_end(&mut data).await?;
-            if p == path {
-                *ino = file_id(&fmd);
-                *offset = from + data.len() as u64;
-            }
-            any |= !data.is_empty();
-            pending.extend_from_slice(&data);
-            while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=pos).collect();
-                if let Some(e) = logs::parse_line(&line[..line.len() - 1]) {
-                    if opts.until.is_some_and(|u| e.time > u) {
-                        continue;
-                    }
-                    if opts.wants(&e) && tx.send(Ok(e)).await.is_err() {
-                        return Ok(true);
-                    }
-                }
-            }
-        }
-        Ok(any)
-    }
-}
-
-/// A log file's identity: inode and birth time (inodes of rotated-away
-/// files are reused at once on ext4).
-fn file_id(md: &std::fs::Metadata) -> (u64, i128) {
-    use std::os::unix::fs::MetadataExt;
-    let born = md.created().map(timefmt::system_time_nanos).unwrap_or(0);
-    (md.ino(), born)
 }
 
 fn parse_status(a: &str) -> Result<ShimStatus> {

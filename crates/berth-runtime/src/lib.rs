@@ -10,8 +10,12 @@
 //! - [`client`] is the daemon's async handle on a shim: spawn, reconnect,
 //!   start, attach, resize, kill, wait, pause/resume.
 //! - [`logs`] writes and reads the json-file log format.
+//! - [`logdriver`] holds the built-in log drivers (`json-file`, `none`),
+//!   their registry, and what carries out a driver's description: the
+//!   shim's writer and the daemon's reader.
 
 pub mod client;
+pub mod logdriver;
 pub mod logs;
 pub mod registry;
 pub mod seccomp;
@@ -55,6 +59,9 @@ pub enum RuntimeError {
     Json(#[from] serde_json::Error),
     #[error("invalid OCI spec: {0}")]
     Spec(String),
+    /// An error a driver (e.g. a log driver) answered with, kind and all.
+    #[error("{0}")]
+    Api(#[from] ApiError),
 }
 
 impl RuntimeError {
@@ -68,6 +75,9 @@ pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 
 impl From<RuntimeError> for ApiError {
     fn from(e: RuntimeError) -> Self {
+        if let RuntimeError::Api(e) = e {
+            return e;
+        }
         let kind = match &e {
             RuntimeError::UnknownRuntime(_) | RuntimeError::InvalidParameter(_) => {
                 ErrorKind::InvalidParameter

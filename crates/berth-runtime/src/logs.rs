@@ -5,6 +5,7 @@
 //! no async runtime); the reader is used by the daemon.
 
 use crate::timefmt;
+pub use berth_core::logs::{LogEntry, LogOptions};
 use serde::Deserialize;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -155,10 +156,10 @@ impl LineSplitter {
         while let Some(pos) = data.iter().position(|&b| b == b'\n') {
             let (line, rest) = data.split_at(pos + 1);
             if self.pending.is_empty() {
-                emit(line);
+                emit_cut(line, &mut emit);
             } else {
                 self.pending.extend_from_slice(line);
-                emit(&self.pending);
+                emit_cut(&self.pending, &mut emit);
                 self.pending.clear();
             }
             data = rest;
@@ -181,13 +182,16 @@ impl LineSplitter {
     }
 }
 
-/// One decoded log entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogEntry {
-    pub stream: String,
-    pub log: Vec<u8>,
-    /// Nanoseconds since the epoch.
-    pub time: i128,
+/// A line longer than [`MAX_PARTIAL`] is cut into entries of that size,
+/// the rest with the newline, whether it came in one read or many (dockerd
+/// never holds more than that of a line).
+fn emit_cut(mut line: &[u8], emit: &mut impl FnMut(&[u8])) {
+    while line.len() > MAX_PARTIAL {
+        let (chunk, rest) = line.split_at(MAX_PARTIAL);
+        emit(chunk);
+        line = rest;
+    }
+    emit(line);
 }
 
 #[derive(Deserialize)]
@@ -205,32 +209,6 @@ pub fn parse_line(line: &[u8]) -> Option<LogEntry> {
         log: raw.log.into_bytes(),
         time: timefmt::parse_rfc3339_nanos(&raw.time)?,
     })
-}
-
-/// What `GET /containers/{id}/logs` asks for. Times are nanoseconds since the epoch.
-#[derive(Debug, Clone, Default)]
-pub struct LogOptions {
-    pub stdout: bool,
-    pub stderr: bool,
-    pub since: Option<i128>,
-    pub until: Option<i128>,
-    /// Only the last N entries (after the stream and time filters).
-    pub tail: Option<usize>,
-    pub follow: bool,
-    pub timestamps: bool,
-}
-
-impl LogOptions {
-    pub fn wants(&self, e: &LogEntry) -> bool {
-        let stream_ok = match e.stream.as_str() {
-            "stdout" => self.stdout,
-            "stderr" => self.stderr,
-            _ => false,
-        };
-        stream_ok
-            && self.since.is_none_or(|s| e.time >= s)
-            && self.until.is_none_or(|u| e.time <= u)
-    }
 }
 
 /// Parses the API's `since`/`until` value: Unix seconds with an optional
@@ -387,6 +365,19 @@ mod tests {
             assert_eq!(l.len(), MAX_PARTIAL)
         });
         assert_eq!(big, 1);
+        // A long complete line is cut the same, in one read or two.
+        let mut line = vec![b'y'; MAX_PARTIAL - 10];
+        line.extend_from_slice(&vec![b'z'; MAX_PARTIAL + 24]);
+        line.push(b'\n');
+        for split in [line.len(), 7] {
+            let mut sp = LineSplitter::default();
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            sp.push(&line[..split], |l| got.push(l.to_vec()));
+            sp.push(&line[split..], |l| got.push(l.to_vec()));
+            let lens: Vec<usize> = got.iter().map(Vec::len).collect();
+            assert_eq!(lens, vec![MAX_PARTIAL, MAX_PARTIAL, 15], "split at {split}");
+            assert_eq!(got.concat(), line);
+        }
     }
 
     #[test]

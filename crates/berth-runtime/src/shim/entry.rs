@@ -6,7 +6,7 @@ use super::exit::{cgroups_path, cleanup_files, remove_leftover_cgroups};
 use super::logging::log_line;
 use super::runtime::{create, run_runtime};
 use super::{Phase, Shim, ShimConfig, SHIM_LOG_FILE, SHIM_PID_FILE};
-use crate::logs::{JsonFileWriter, LineSplitter};
+use crate::logdriver::ContainerLog;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -129,18 +129,15 @@ fn run(cfg: ShimConfig, mut status: File) -> i32 {
             1
         }
         Ok((init_pid, io, listener, sigfd)) => {
-            let log = match &cfg.log_path {
-                Some(p) => match JsonFileWriter::open(p, cfg.log_max_size, cfg.log_max_file) {
-                    Ok(w) => Some(w),
-                    Err(e) => {
-                        let _ = run_runtime(&cfg, &["delete", "--force", &cfg.id]);
-                        remove_leftover_cgroups(cgroups_path(&cfg.bundle).as_deref());
-                        cleanup_files(&cfg);
-                        let _ = write!(status, "ERR cannot open log {}: {e}", p.display());
-                        return 1;
-                    }
-                },
-                None => None,
+            let log = match ContainerLog::open(&cfg.log_sink()) {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = run_runtime(&cfg, &["delete", "--force", &cfg.id]);
+                    remove_leftover_cgroups(cgroups_path(&cfg.bundle).as_deref());
+                    cleanup_files(&cfg);
+                    let _ = write!(status, "ERR cannot open log {e}");
+                    return 1;
+                }
             };
             let _ = write!(status, "OK {init_pid}");
             let cfg_bundle = cfg.bundle.clone();
@@ -151,8 +148,6 @@ fn run(cfg: ShimConfig, mut status: File) -> i32 {
                 phase: Phase::Created,
                 io,
                 log,
-                split_out: LineSplitter::default(),
-                split_err: LineSplitter::default(),
                 clients: Vec::new(),
                 stdin_pending: Vec::new(),
                 exit: None,

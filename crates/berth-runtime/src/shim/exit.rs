@@ -125,15 +125,9 @@ impl Shim {
     /// The container is gone: flush logs, record the exit, delete the runtime state.
     pub(super) fn finish(&mut self) {
         let now = timefmt::now_nanos();
-        if let Some(log) = self.log.as_mut() {
-            self.split_out.flush(|l| {
-                let _ = log.write_entry("stdout", l, now);
-            });
-            self.split_err.flush(|l| {
-                let _ = log.write_entry("stderr", l, now);
-            });
+        if let Err(e) = self.log.close(now) {
+            log_line(&format!("log write: {e}"));
         }
-        self.log = None;
         if let Some(rec) = self.exit.as_mut() {
             rec.oom_killed = oom_killed(self.cgroups_path.as_deref());
         }

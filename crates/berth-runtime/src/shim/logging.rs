@@ -1,8 +1,9 @@
 //! The shim's two kinds of logging: its own diagnostics (stderr, which is
-//! `shim.log`) and the container's output into the json-file log, split
-//! into lines.
+//! `shim.log`) and the container's output into the log its driver
+//! described, split into lines.
 
 use super::Shim;
+use crate::logdriver::Stream;
 use crate::timefmt;
 use std::io::{self, Write};
 
@@ -17,36 +18,24 @@ pub(super) fn log_line(msg: &str) {
 impl Shim {
     /// A stream reached its end: its last, unterminated line goes to the log.
     pub(super) fn log_eof(&mut self, is_err: bool) {
-        let stream = if is_err { "stderr" } else { "stdout" };
-        let splitter = if is_err {
-            &mut self.split_err
-        } else {
-            &mut self.split_out
-        };
-        if let Some(log) = self.log.as_mut() {
-            let now = timefmt::now_nanos();
-            splitter.flush(|l| {
-                let _ = log.write_entry(stream, l, now);
-            });
+        if let Err(e) = self.log.end(stream(is_err), timefmt::now_nanos()) {
+            log_line(&format!("log write: {e}"));
         }
     }
 
     /// The first `n` bytes of the read buffer, line by line into the log.
     pub(super) fn log_output(&mut self, is_err: bool, n: usize) {
-        let data = &self.buf[..n];
-        let stream = if is_err { "stderr" } else { "stdout" };
-        if let Some(log) = self.log.as_mut() {
-            let now = timefmt::now_nanos();
-            let splitter = if is_err {
-                &mut self.split_err
-            } else {
-                &mut self.split_out
-            };
-            splitter.push(data, |l| {
-                if let Err(e) = log.write_entry(stream, l, now) {
-                    log_line(&format!("log write: {e}"));
-                }
-            });
+        let now = timefmt::now_nanos();
+        if let Err(e) = self.log.write(stream(is_err), &self.buf[..n], now) {
+            log_line(&format!("log write: {e}"));
         }
+    }
+}
+
+fn stream(is_err: bool) -> Stream {
+    if is_err {
+        Stream::Stderr
+    } else {
+        Stream::Stdout
     }
 }

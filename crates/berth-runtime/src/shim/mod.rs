@@ -17,7 +17,8 @@
 //!    connection carries stdin in and output out, docker-framed without a
 //!    TTY, raw with one), `RESIZE <rows> <cols>`, `WAIT`, `STATUS`,
 //!    `CLOSESTDIN`;
-//! 3. copies the container's output into the json-file log (rotated) and
+//! 3. copies the container's output into the log its driver described
+//!    ([`ShimConfig::log_sink`]: a rotated json-file log, or nowhere) and
 //!    to attached clients;
 //! 4. reaps the container's init, writes the exit record atomically, runs
 //!    `RUNTIME delete ID`, answers waiters and exits.
@@ -35,8 +36,9 @@ pub use entry::main_from_args;
 pub use exit::ExitRecord;
 pub use runtime::run_runtime;
 
-use crate::logs::{JsonFileWriter, LineSplitter};
+use crate::logdriver::ContainerLog;
 use crate::registry::RuntimeEntry;
+use berth_core::logs::{LogSink, LogSource};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io;
@@ -58,7 +60,8 @@ pub struct ShimConfig {
     pub runtime_root: PathBuf,
     /// Sockets and pid files: `<exec-root>/containers/<id>`.
     pub state_dir: PathBuf,
-    /// The json-file log; None = no log.
+    /// The log sink (see [`ShimConfig::log_sink`]): a json-file log at
+    /// this path; None = the output is discarded.
     pub log_path: Option<PathBuf>,
     #[serde(default)]
     pub log_max_size: Option<u64>,
@@ -130,7 +133,7 @@ pub fn write_bundle(bundle: &Path, spec: &oci_spec::runtime::Spec) -> io::Result
 impl ShimConfig {
     /// A shim config from dockerd-style paths, a registry entry and the
     /// container's Config / HostConfig (Tty, OpenStdin, StdinOnce,
-    /// ConsoleSize, LogConfig `max-size` / `max-file`).
+    /// ConsoleSize; the log sink its built-in log driver describes).
     pub fn for_container(
         id: &str,
         runtime: RuntimeEntry,
@@ -138,38 +141,39 @@ impl ShimConfig {
         config: &berth_types::container::ContainerConfig,
         host_config: &berth_types::container::HostConfig,
     ) -> Result<ShimConfig, crate::RuntimeError> {
-        let lc = &host_config.log_config;
-        let log_path = match lc.typ.as_str() {
-            "" | "json-file" => Some(paths.log_path.clone()),
-            "none" => None,
-            other => {
-                return Err(crate::RuntimeError::InvalidParameter(format!(
-                    "logging driver {other:?} is not supported (json-file or none)"
-                )))
-            }
-        };
-        let log_max_size = match lc.config.get("max-size") {
-            Some(s) => Some(crate::logs::parse_size(s).ok_or_else(|| {
-                crate::RuntimeError::InvalidParameter(format!("invalid max-size {s:?}"))
-            })?),
-            None => None,
-        };
-        let log_max_file = match lc.config.get("max-file") {
-            Some(s) => s.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                crate::RuntimeError::InvalidParameter(format!("invalid max-file {s:?}"))
-            })?,
-            None => 1,
-        };
+        let driver = crate::logdriver::builtin_driver(&host_config.log_config.typ)?;
+        let ctx = crate::logdriver::context(id, &paths.log_path, config, host_config);
+        let sink = driver.sink(&ctx)?;
+        Ok(Self::for_container_with_sink(
+            id,
+            runtime,
+            paths,
+            config,
+            host_config,
+            sink,
+        ))
+    }
+
+    /// Like [`for_container`](Self::for_container), with the log sink
+    /// already asked of the container's log driver (a plugin's included).
+    pub fn for_container_with_sink(
+        id: &str,
+        runtime: RuntimeEntry,
+        paths: &ContainerPaths,
+        config: &berth_types::container::ContainerConfig,
+        host_config: &berth_types::container::HostConfig,
+        sink: LogSink,
+    ) -> ShimConfig {
         let cs = &host_config.console_size;
-        Ok(ShimConfig {
+        let mut cfg = ShimConfig {
             id: id.to_string(),
             bundle: paths.bundle.clone(),
             runtime,
             runtime_root: paths.runtime_root.clone(),
             state_dir: paths.state_dir.clone(),
-            log_path,
-            log_max_size,
-            log_max_file,
+            log_path: None,
+            log_max_size: None,
+            log_max_file: 1,
             exit_file: paths.exit_file.clone(),
             tty: config.tty,
             open_stdin: config.open_stdin,
@@ -180,7 +184,42 @@ impl ShimConfig {
                     cs[1].min(u16::MAX as u32) as u16,
                 )
             }),
-        })
+        };
+        cfg.set_log_sink(sink);
+        cfg
+    }
+
+    /// What the shim does with the container's output, as its log driver
+    /// described it. Kept on disk as the three `log_*` fields (a json-file
+    /// log when `log_path` is set), as shims started before it read them.
+    pub fn log_sink(&self) -> LogSink {
+        match &self.log_path {
+            Some(path) => LogSink::JsonFile {
+                path: path.clone(),
+                max_size: self.log_max_size,
+                max_file: self.log_max_file,
+            },
+            None => LogSink::Discard,
+        }
+    }
+
+    pub fn set_log_sink(&mut self, sink: LogSink) {
+        (self.log_path, self.log_max_size, self.log_max_file) = match sink {
+            LogSink::Discard => (None, None, 1),
+            LogSink::JsonFile {
+                path,
+                max_size,
+                max_file,
+            } => (Some(path), max_size, max_file),
+        };
+    }
+
+    /// Where what the shim wrote can be read back; None when it was discarded.
+    pub fn log_source(&self) -> Option<LogSource> {
+        match self.log_sink() {
+            LogSink::JsonFile { path, .. } => Some(LogSource::JsonFile { path }),
+            LogSink::Discard => None,
+        }
     }
 
     pub fn socket_path(&self) -> PathBuf {
@@ -239,9 +278,7 @@ struct Shim {
     init_pid: i32,
     phase: Phase,
     io: Io,
-    log: Option<JsonFileWriter>,
-    split_out: LineSplitter,
-    split_err: LineSplitter,
+    log: ContainerLog,
     clients: Vec<Client>,
     stdin_pending: Vec<u8>,
     exit: Option<ExitRecord>,
