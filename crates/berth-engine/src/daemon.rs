@@ -158,11 +158,11 @@ impl Daemon {
     }
 
     pub fn plugins_log(&self) -> Vec<String> {
-        vec!["json-file".into(), "none".into()]
+        berth_runtime::logdriver::names()
     }
 
     pub fn logging_driver(&self) -> String {
-        "json-file".into()
+        berth_runtime::logdriver::default_name()
     }
 
     pub fn runtimes_info(&self) -> BTreeMap<String, RuntimeInfo> {

@@ -3,9 +3,11 @@
 use super::{not_running, Containers, Live};
 use berth_api::containers::{AttachOptions, AttachSession, LogStream, LogsOptions};
 use berth_core::containers::ContainerRecord;
+use berth_core::logs::LogSource;
+use berth_runtime::logdriver;
 use berth_runtime::logs::{frame_entry, LogOptions};
 use berth_runtime::{AttachStreams, ShimClient, ShimConfig};
-use berth_types::{Error, Result};
+use berth_types::Result;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
@@ -43,9 +45,11 @@ impl Containers {
         Some(ShimClient::from_config(cfg))
     }
 
+    /// The entries of `source` (None: where the shim wrote them).
     fn log_stream(
         &self,
         id: &str,
+        source: Option<LogSource>,
         opts: LogOptions,
         tty: bool,
     ) -> futures_util::stream::BoxStream<'static, Bytes> {
@@ -53,7 +57,10 @@ impl Containers {
             return futures_util::stream::empty().boxed();
         };
         let timestamps = opts.timestamps;
-        let rx = client.logs(opts);
+        let rx = match source {
+            Some(source) => client.read_logs(source, opts),
+            None => client.logs(opts),
+        };
         tokio_stream_from(rx)
             .filter_map(move |e| async move {
                 e.ok()
@@ -65,11 +72,9 @@ impl Containers {
     pub async fn logs(&self, reference: &str, o: LogsOptions) -> Result<LogStream> {
         let c = self.store.get(reference)?;
         let rec = c.lock().unwrap().clone();
-        if rec.host_config.log_config.typ == "none" {
-            return Err(Error::invalid(
-                "configured logging driver does not support reading",
-            ));
-        }
+        let log_path = self.paths(&rec.id, &rec.host_config.runtime).log_path;
+        let ctx = logdriver::context(&rec.id, &log_path, &rec.config, &rec.host_config);
+        let source = logdriver::source(&rec.host_config.log_config.typ, &ctx).await?;
         let tty = rec.config.tty;
         let opts = LogOptions {
             stdout: o.stdout,
@@ -82,7 +87,7 @@ impl Containers {
         };
         Ok(LogStream {
             tty,
-            chunks: self.log_stream(&rec.id, opts, tty),
+            chunks: self.log_stream(&rec.id, Some(source), opts, tty),
         })
     }
 
@@ -99,7 +104,7 @@ impl Containers {
                 follow: false,
                 ..Default::default()
             };
-            self.log_stream(&rec.id, opts, tty)
+            self.log_stream(&rec.id, None, opts, tty)
         } else {
             futures_util::stream::empty().boxed()
         };

@@ -222,3 +222,40 @@ fn attach_detach_keys_and_wait_removed() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["StatusCode"], 137);
 }
+
+/// The log drivers come from their registry: `/info` names them, json-file
+/// reads back each stream on its own, and `none` refuses `docker logs` as
+/// dockerd does.
+#[test]
+fn log_drivers_are_listed_and_read_back_through_their_driver() {
+    let d = daemon();
+    let info = d.docker_ok(&["info", "-f", "{{.LoggingDriver}} {{.Plugins.Log}}"]);
+    assert_eq!(info.trim(), "json-file [json-file none]");
+    let sh = "echo to-out; echo to-err >&2";
+    d.docker_ok(&["run", "--name", "logs-json", "busybox", "sh", "-c", sh]);
+    let o = d.docker(&["logs", "logs-json"]);
+    assert_eq!(
+        (out(&o).as_str(), err(&o).as_str()),
+        ("to-out\n", "to-err\n")
+    );
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "logs-none",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "x",
+    ]);
+    let o = d.docker(&["logs", "logs-none"]);
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("configured logging driver does not support reading"),
+        "{}",
+        err(&o)
+    );
+    let o = d.docker(&["run", "--rm", "--log-driver", "nosuch", "busybox", "true"]);
+    assert!(!o.status.success(), "an unknown log driver ran");
+    d.docker_ok(&["rm", "logs-json", "logs-none"]);
+}
