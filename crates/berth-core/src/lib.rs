@@ -9,6 +9,7 @@ pub mod drivers;
 pub mod events;
 pub mod filters;
 pub mod lifecycle;
+pub mod networks;
 pub mod volumes;
 
 pub use filters::Filters;

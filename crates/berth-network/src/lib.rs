@@ -33,6 +33,7 @@
 //! Limits, for now: IPv4 only; a host port range publishes its first port;
 //! `network connect` needs a running container.
 pub mod dns;
+pub mod drivers;
 pub mod error;
 pub mod firewall;
 pub mod ipam;

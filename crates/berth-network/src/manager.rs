@@ -7,14 +7,17 @@
 use crate::dns::{self, DnsServer};
 use crate::error::{Errors, NetError, Result};
 use crate::firewall::{Backend, Firewall, NetRule, PortRule};
-use crate::ipam::{self, Allocations, Pool, Subnet};
+use crate::ipam::{self, Pool, Subnet};
 use crate::link::{self, Netlink};
 use crate::netns;
 use crate::ports::{self, PortMapping, PortSpec};
 use crate::proxy::BoundPort;
 use crate::proxy_process::PortProxies;
-use crate::store::{EndpointRecord, NetworkRecord, Sandbox, Store};
+use crate::drivers::{self, bridge::BridgeDriver};
+use crate::store::{mode, EndpointRecord, NetworkRecord, Sandbox, Store, DEFAULT_NETWORK};
+use berth_core::drivers::DriverRegistry;
 use berth_core::events::EventSink;
+use berth_core::networks::{CreateEndpoint, CreateNetwork, IpamData, NetworkDriver, NetworkInfo};
 use berth_core::Filters;
 use berth_types::container::{EndpointSettings, NetworkSettings, PortBinding};
 use berth_types::network::{
@@ -24,7 +27,7 @@ use berth_types::network::{
 use berth_types::EventType;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 /// Daemon flags and daemon.json keys that shape networking.
@@ -155,9 +158,30 @@ pub struct NetworkManager {
     /// The port proxy processes, one per container that publishes ports.
     proxies: PortProxies,
     events: Arc<dyn EventSink>,
-    nl: Netlink,
+    nl: Arc<Netlink>,
+    /// The network drivers: the built-ins, then plugins by name.
+    drivers: DriverRegistry<dyn NetworkDriver>,
     state: tokio::sync::Mutex<State>,
     view: Arc<RwLock<DnsView>>,
+}
+
+/// An endpoint being plugged into a sandbox.
+struct Plug {
+    endpoint_id: String,
+    ip: Ipv4Addr,
+    prefix: u8,
+    /// Its interface's index in the sandbox (`eth<index>`).
+    index: usize,
+    /// Whether it carries the default route.
+    gateway_endpoint: bool,
+}
+
+/// A driver's not-found for what is being removed anyway is no error.
+fn tolerate_missing(r: berth_types::Result<()>) -> Result<()> {
+    match r {
+        Err(e) if e.kind == berth_types::ErrorKind::NotFound => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 fn new_id() -> String {
@@ -165,10 +189,6 @@ fn new_id() -> String {
     let mut b = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut b);
     hex::encode(b)
-}
-
-fn short_hex(n: usize) -> String {
-    new_id()[..n].to_string()
 }
 
 fn now_rfc3339() -> String {
@@ -189,7 +209,12 @@ impl NetworkManager {
             Backend::Disabled
         };
         let fw = Firewall::new(backend, &cfg.firewall_table);
-        let nl = Netlink::connect()?;
+        let nl = Arc::new(Netlink::connect()?);
+        let drivers = drivers::builtin_networks(BridgeDriver::new(
+            nl.clone(),
+            &cfg.bridge_prefix,
+            cfg.mtu,
+        ));
         let proxies = PortProxies::new(&cfg.proxy_exe, cfg.exec_root.join("port-proxies"));
         let m = Arc::new(NetworkManager {
             cfg,
@@ -198,6 +223,7 @@ impl NetworkManager {
             proxies,
             events,
             nl,
+            drivers,
             state: tokio::sync::Mutex::new(State::default()),
             view: Arc::new(RwLock::new(DnsView::default())),
         });
@@ -207,6 +233,42 @@ impl NetworkManager {
 
     pub fn firewall(&self) -> &Firewall {
         &self.fw
+    }
+
+    /// The network driver registry (the daemon sets its plugin resolver).
+    pub fn drivers(&self) -> &DriverRegistry<dyn NetworkDriver> {
+        &self.drivers
+    }
+
+    async fn driver_of(&self, n: &NetworkRecord) -> Result<Arc<dyn NetworkDriver>> {
+        Ok(self.drivers.get(&n.driver).await?)
+    }
+
+    /// Whether containers can take endpoints on `n` (not so on the one
+    /// network of a driver like `host` or `null`).
+    async fn takes_endpoints(&self, n: &NetworkRecord) -> Result<bool> {
+        Ok(self.driver_of(n).await?.predefined_network().is_none())
+    }
+
+    /// Tells a network's driver about it: at create, and again at every
+    /// start (drivers keep no records of their own).
+    async fn announce(&self, n: &NetworkRecord) -> Result<NetworkInfo> {
+        let ipv4 = match (n.subnet, n.gateway) {
+            (Some(s), g) => vec![IpamData {
+                address_space: "LocalDefault".into(),
+                pool: s.to_string(),
+                gateway: g.map(|g| format!("{g}/{}", s.prefix)).unwrap_or_default(),
+                aux_addresses: BTreeMap::new(),
+            }],
+            (None, _) => Vec::new(),
+        };
+        let req = CreateNetwork {
+            network_id: n.id.clone(),
+            options: n.options.clone(),
+            internal: n.internal,
+            ipv4,
+        };
+        Ok(self.driver_of(n).await?.create_network(&req).await?)
     }
 
     fn emit(&self, action: &str, n: &NetworkRecord, container: Option<&str>) {
@@ -252,22 +314,15 @@ impl NetworkManager {
             }
         }
         let mut errs = Errors::default();
-        // bridges of user networks
-        let bridges: Vec<(String, Ipv4Addr, u8, u32)> = st
+        // the drivers learn of the user networks again
+        let users: Vec<NetworkRecord> = st
             .networks
             .values()
-            .filter(|n| n.driver == "bridge")
-            .filter_map(|n| {
-                Some((
-                    n.bridge.clone(),
-                    n.gateway?,
-                    n.subnet?.prefix,
-                    n.mtu.max(68),
-                ))
-            })
+            .filter(|n| !n.predefined())
+            .cloned()
             .collect();
-        for (b, gw, p, mtu) in bridges {
-            errs.check(self.nl.ensure_bridge(&b, gw, p, mtu).await);
+        for n in users {
+            errs.check(self.announce(&n).await);
         }
         // drop sandboxes whose namespace vanished
         let dead: Vec<String> = st
@@ -346,33 +401,25 @@ impl NetworkManager {
     }
 
     async fn ensure_predefined(&self, st: &mut State) -> Result<()> {
-        for (name, driver) in [("host", "host"), ("none", "null")] {
-            if !st.networks.values().any(|n| n.name == name) {
-                let n = NetworkRecord {
-                    id: new_id(),
-                    name: name.into(),
-                    driver: driver.into(),
-                    created: now_rfc3339(),
-                    internal: false,
-                    attachable: false,
-                    labels: BTreeMap::new(),
-                    options: BTreeMap::new(),
-                    subnet: None,
-                    gateway: None,
-                    user_subnet: false,
-                    bridge: String::new(),
-                    mtu: 0,
-                    allocations: Allocations::default(),
-                    endpoints: BTreeMap::new(),
-                };
-                self.store.save_network(&n)?;
-                st.networks.insert(n.id.clone(), n);
-            }
+        for (driver, d) in self.drivers.builtins() {
+            let Some(name) = d.predefined_network() else {
+                continue;
+            };
+            let n = match st.networks.values().find(|n| n.name == name) {
+                Some(n) => n.clone(),
+                None => {
+                    let n = NetworkRecord::new(new_id(), name, &driver, now_rfc3339());
+                    self.store.save_network(&n)?;
+                    st.networks.insert(n.id.clone(), n.clone());
+                    n
+                }
+            };
+            self.announce(&n).await?;
         }
         if self.cfg.bridge == "none" {
             return Ok(());
         }
-        let existing = st.networks.values().find(|n| n.name == "bridge").cloned();
+        let existing = st.networks.values().find(|n| n.is_default()).cloned();
         let (subnet, gw) = match (&self.cfg.bip, &existing) {
             (Some(bip), _) => ipam::parse_bip(bip)?,
             (None, Some(n)) if n.subnet.is_some() && n.bridge == self.cfg.bridge => {
@@ -383,29 +430,20 @@ impl NetworkManager {
                 taken.extend(
                     st.networks
                         .values()
-                        .filter(|n| n.name != "bridge")
+                        .filter(|n| !n.is_default())
                         .filter_map(|n| n.subnet),
                 );
                 let s = ipam::pick_subnet(&self.cfg.address_pools, &taken)?;
                 (s, s.first_host())
             }
         };
-        let mut n = existing.unwrap_or_else(|| NetworkRecord {
-            id: new_id(),
-            name: "bridge".into(),
-            driver: "bridge".into(),
-            created: now_rfc3339(),
-            internal: false,
-            attachable: false,
-            labels: BTreeMap::new(),
-            options: BTreeMap::new(),
-            subnet: None,
-            gateway: None,
-            user_subnet: false,
-            bridge: String::new(),
-            mtu: 0,
-            allocations: Allocations::default(),
-            endpoints: BTreeMap::new(),
+        let mut n = existing.unwrap_or_else(|| {
+            NetworkRecord::new(
+                new_id(),
+                DEFAULT_NETWORK,
+                &self.drivers.default_name(),
+                now_rfc3339(),
+            )
         });
         if n.subnet != Some(subnet) && !n.endpoints.is_empty() {
             tracing::warn!(
@@ -415,8 +453,6 @@ impl NetworkManager {
         }
         n.subnet = Some(subnet);
         n.gateway = Some(gw);
-        n.bridge = self.cfg.bridge.clone();
-        n.mtu = self.cfg.mtu;
         n.options = [
             ("com.docker.network.bridge.default_bridge", "true"),
             ("com.docker.network.bridge.enable_icc", "true"),
@@ -428,9 +464,9 @@ impl NetworkManager {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        self.nl
-            .ensure_bridge(&n.bridge, gw, subnet.prefix, self.cfg.mtu)
-            .await?;
+        let info = self.announce(&n).await?;
+        n.bridge = info.interface;
+        n.mtu = info.mtu;
         self.store.save_network(&n)?;
         st.networks.insert(n.id.clone(), n);
         Ok(())
@@ -465,7 +501,7 @@ impl NetworkManager {
         let nets: Vec<NetRule> = st
             .networks
             .values()
-            .filter(|n| n.driver == "bridge")
+            .filter(|n| !n.bridge.is_empty())
             .filter_map(|n| {
                 Some(NetRule {
                     bridge: n.bridge.clone(),
@@ -508,11 +544,7 @@ impl NetworkManager {
     /// Recomputes what the DNS servers answer.
     fn refresh(&self, st: &State) {
         let mut v = DnsView::default();
-        for n in st
-            .networks
-            .values()
-            .filter(|n| n.driver == "bridge" && n.name != "bridge")
-        {
+        for n in st.networks.values().filter(|n| !n.is_default()) {
             v.net_names.insert(n.id.clone(), n.name.clone());
             let list = v.entries.entry(n.id.clone()).or_default();
             for (cid, e) in &n.endpoints {
@@ -538,11 +570,11 @@ impl NetworkManager {
 
     fn needs_dns(&self, st: &State, sb: &Sandbox) -> bool {
         sb.netns.is_some()
-            && sb.mode == "bridge"
+            && sb.mode == mode::ENDPOINTS
             && sb
                 .networks
                 .iter()
-                .any(|nid| st.networks.get(nid).is_some_and(|n| n.name != "bridge"))
+                .any(|nid| st.networks.get(nid).is_some_and(|n| !n.is_default()))
     }
 
     fn start_dns(&self, st: &mut State, sb: &Sandbox) -> Result<()> {
@@ -579,18 +611,16 @@ impl NetworkManager {
         if name.is_empty() {
             return Err(NetError::Invalid("network name is required".into()));
         }
-        let driver = if req.driver.is_empty() {
-            "bridge"
+        let driver_name = if req.driver.is_empty() {
+            self.drivers.default_name()
         } else {
-            req.driver.as_str()
+            req.driver.clone()
         };
-        if driver != "bridge" {
-            if matches!(driver, "host" | "null") {
-                return Err(NetError::Forbidden(format!(
-                    "only one instance of \"{driver}\" network is allowed"
-                )));
-            }
-            return Err(NetError::NotFound(format!("plugin \"{driver}\" not found")));
+        let driver = self.drivers.get(&driver_name).await?;
+        if driver.predefined_network().is_some() {
+            return Err(NetError::Forbidden(format!(
+                "only one instance of \"{driver_name}\" network is allowed"
+            )));
         }
         if req.enable_ipv6 == Some(true) {
             return Err(NetError::Invalid(
@@ -640,32 +670,7 @@ impl NetworkManager {
             g
         };
         let id = new_id();
-        let bridge = req
-            .options
-            .get("com.docker.network.bridge.name")
-            .cloned()
-            .unwrap_or_else(|| {
-                format!(
-                    "{}{}",
-                    self.cfg.bridge_prefix,
-                    &id[..(15 - self.cfg.bridge_prefix.len().min(12))]
-                )
-            });
-        if bridge.len() > 15 {
-            return Err(NetError::Invalid(format!(
-                "bridge name {bridge:?} is longer than 15 characters"
-            )));
-        }
-        let mtu = req
-            .options
-            .get("com.docker.network.driver.mtu")
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(self.cfg.mtu);
-        let n = NetworkRecord {
-            id: id.clone(),
-            name,
-            driver: "bridge".into(),
-            created: now_rfc3339(),
+        let mut n = NetworkRecord {
             internal: req.internal,
             attachable: req.attachable,
             labels: req.labels.clone(),
@@ -673,16 +678,13 @@ impl NetworkManager {
             subnet: Some(subnet),
             gateway: Some(gateway),
             user_subnet,
-            bridge: bridge.clone(),
-            mtu,
-            allocations: Allocations::default(),
-            endpoints: BTreeMap::new(),
+            ..NetworkRecord::new(id.clone(), &name, &driver_name, now_rfc3339())
         };
-        self.nl
-            .ensure_bridge(&bridge, gateway, subnet.prefix, mtu)
-            .await?;
+        let info = self.announce(&n).await?;
+        n.bridge = info.interface;
+        n.mtu = info.mtu;
         if let Err(e) = self.store.save_network(&n) {
-            let _ = self.nl.delete(&bridge).await;
+            let _ = driver.delete_network(&id).await;
             return Err(e);
         }
         st.networks.insert(id.clone(), n.clone());
@@ -800,7 +802,10 @@ impl NetworkManager {
 
     async fn remove_locked(&self, st: &mut State, n: &NetworkRecord) -> Result<()> {
         let mut errs = Errors::default();
-        errs.check(self.nl.delete(&n.bridge).await);
+        match self.driver_of(n).await {
+            Ok(d) => errs.check(tolerate_missing(d.delete_network(&n.id).await)),
+            Err(e) => errs.check(Err(e)),
+        };
         errs.check(self.store.delete_network(&n.id));
         st.networks.remove(&n.id);
         errs.check(self.apply_firewall(st));
@@ -895,7 +900,7 @@ impl NetworkManager {
             networks: Vec::new(),
         };
         if mode == "host" {
-            sb.mode = "host".into();
+            sb.mode = mode::HOST.into();
             self.store.save_sandbox(&sb)?;
             st.sandboxes.insert(cid, sb);
             return Ok(Attachment::default());
@@ -914,7 +919,7 @@ impl NetworkManager {
                         "cannot join network of a non running container: {other}"
                     ))
                 })?;
-            sb.mode = "container".into();
+            sb.mode = mode::CONTAINER.into();
             sb.netns = o.netns.clone();
             self.store.save_sandbox(&sb)?;
             let a = Attachment {
@@ -929,9 +934,9 @@ impl NetworkManager {
         sb.netns = Some(path.clone());
         sb.owns_netns = true;
         sb.mode = if mode == "none" {
-            "none".into()
+            mode::NONE.into()
         } else {
-            "bridge".into()
+            mode::ENDPOINTS.into()
         };
         // saved first, so a crash mid-way leaves a record restore can clean up
         self.store.save_sandbox(&sb)?;
@@ -943,10 +948,10 @@ impl NetworkManager {
             });
         }
         let primary = match mode {
-            "" | "default" | "bridge" => self.find(st, "bridge")?.id.clone(),
+            "" | "default" => self.find(st, DEFAULT_NETWORK)?.id.clone(),
             other => self.find(st, other)?.id.clone(),
         };
-        if st.networks[&primary].driver != "bridge" {
+        if !self.takes_endpoints(&st.networks[&primary]).await? {
             return Err(NetError::Invalid(format!(
                 "network mode {mode} cannot be combined with bridge endpoints"
             )));
@@ -958,7 +963,7 @@ impl NetworkManager {
         for (k, s) in &req.endpoints {
             let nid = self.find(st, k)?.id.clone();
             if nid != primary && !order.iter().any(|(n, _)| *n == nid) {
-                if st.networks[&nid].driver != "bridge" {
+                if !self.takes_endpoints(&st.networks[&nid]).await? {
                     return Err(NetError::Invalid(format!(
                         "container cannot be connected to network {k} as well"
                     )));
@@ -1081,49 +1086,40 @@ impl NetworkManager {
         if want.is_some() && !n.user_subnet {
             return Err(NetError::Invalid("user specified IP address is supported only when connecting to networks with user configured subnets".into()));
         }
-        let (subnet, gw) = (n.subnet.expect("bridge"), n.gateway.expect("bridge"));
+        let (Some(subnet), Some(gw)) = (n.subnet, n.gateway) else {
+            return Err(NetError::Invalid(format!(
+                "network {} has no IPv4 pool",
+                n.name
+            )));
+        };
         let ip = n.allocations.allocate(&subnet, gw, want)?;
-        let veth = format!("vb{}", short_hex(10));
-        let peer = format!("vp{}", short_hex(10));
-        let ifindex = sb.networks.len();
-        let ifname = format!("eth{ifindex}");
-        let mac = link::mac_for(ip);
-        let (bridge, mtu) = (n.bridge.clone(), n.mtu.max(68));
-        // As in dockerd, an --internal network gives no default route.
-        let default_route = gateway && !n.internal;
-        let r = async {
-            self.nl.add_veth(&veth, &peer, &bridge, mtu, &netns).await?;
-            let (p2, i2, ns2) = (peer.clone(), ifname.clone(), netns.clone());
-            let prefix = subnet.prefix;
-            tokio::task::spawn_blocking(move || {
-                netns::run_in(&ns2, move || {
-                    link::block_on(async move {
-                        Netlink::connect()?
-                            .configure_peer(&p2, &i2, mac, ip, prefix, default_route.then_some(gw))
-                            .await
-                    })
-                })
-            })
-            .await
-            .map_err(|e| NetError::Invalid(format!("netns task: {e}")))?
-        }
-        .await;
+        let n = n.clone();
+        let ep = Plug {
+            endpoint_id: new_id(),
+            ip,
+            prefix: subnet.prefix,
+            index: sb.networks.len(),
+            gateway_endpoint: gateway,
+        };
+        let r = self.plug(&n, &ep, &netns).await;
         let n = st.networks.get_mut(nid).expect("checked");
-        if let Err(e) = r {
-            n.allocations.release(ip);
-            let _ = self.nl.delete(&veth).await;
-            return Err(e);
-        }
+        let (mac, ifname) = match r {
+            Ok(v) => v,
+            Err(e) => {
+                n.allocations.release(ip);
+                return Err(e);
+            }
+        };
         let mut aliases = s.aliases.clone().unwrap_or_default();
         aliases.retain(|a| !a.is_empty());
         n.endpoints.insert(
             cid.to_string(),
             EndpointRecord {
-                endpoint_id: new_id(),
+                endpoint_id: ep.endpoint_id,
                 container_name: sb.container_name.clone(),
                 ip,
-                mac: link::mac_string(mac),
-                veth,
+                mac,
+                veth: String::new(),
                 ifname,
                 aliases,
                 gateway_endpoint: gateway,
@@ -1138,6 +1134,69 @@ impl NetworkManager {
         Ok(ip)
     }
 
+    /// Creates endpoint `ep` on `n` with its driver and joins it to the
+    /// sandbox at `netns`: moves the interface the driver names in and
+    /// configures it there. Returns the MAC and the interface's name.
+    async fn plug(&self, n: &NetworkRecord, ep: &Plug, netns: &Path) -> Result<(String, String)> {
+        let d = self.driver_of(n).await?;
+        let req = CreateEndpoint {
+            network_id: n.id.clone(),
+            endpoint_id: ep.endpoint_id.clone(),
+            address: format!("{}/{}", ep.ip, ep.prefix),
+            ..Default::default()
+        };
+        let iface = d.create_endpoint(&req).await?;
+        let r = self.join(&*d, n, ep, netns, &iface.mac_address).await;
+        if r.is_err() {
+            let _ = d.delete_endpoint(&n.id, &ep.endpoint_id).await;
+        }
+        r
+    }
+
+    async fn join(
+        &self,
+        d: &dyn NetworkDriver,
+        n: &NetworkRecord,
+        ep: &Plug,
+        netns: &Path,
+        mac: &str,
+    ) -> Result<(String, String)> {
+        let key = netns.display().to_string();
+        let info = d
+            .join(&n.id, &ep.endpoint_id, &key, &BTreeMap::new())
+            .await?;
+        let mac_bytes = link::parse_mac(mac).unwrap_or_else(|| link::mac_for(ep.ip));
+        let ifname = format!("{}{}", info.dst_prefix, ep.index);
+        if info.src_name.is_empty() {
+            return Ok((link::mac_string(mac_bytes), String::new()));
+        }
+        let gw = ep
+            .gateway_endpoint
+            .then(|| info.gateway.parse::<Ipv4Addr>().ok())
+            .flatten();
+        let r = async {
+            self.nl.move_to_netns(&info.src_name, netns).await?;
+            let (src, i2, ns2) = (info.src_name.clone(), ifname.clone(), netns.to_path_buf());
+            let (ip, prefix) = (ep.ip, ep.prefix);
+            tokio::task::spawn_blocking(move || {
+                netns::run_in(&ns2, move || {
+                    link::block_on(async move {
+                        Netlink::connect()?
+                            .configure_peer(&src, &i2, mac_bytes, ip, prefix, gw)
+                            .await
+                    })
+                })
+            })
+            .await
+            .map_err(|e| NetError::Invalid(format!("netns task: {e}")))?
+        }
+        .await;
+        if r.is_err() {
+            let _ = d.leave(&n.id, &ep.endpoint_id).await;
+        }
+        r.map(|_| (link::mac_string(mac_bytes), ifname))
+    }
+
     /// Removes one endpoint: its veth, its address, its record.
     async fn remove_endpoint(&self, st: &mut State, nid: &str, cid: &str) -> Result<()> {
         let mut errs = Errors::default();
@@ -1147,7 +1206,16 @@ impl NetworkManager {
         if let Some(e) = n.endpoints.remove(cid) {
             n.allocations.release(e.ip);
             let n2 = n.clone();
-            errs.check(self.nl.delete(&e.veth).await);
+            match self.driver_of(&n2).await {
+                Ok(d) => {
+                    errs.check(tolerate_missing(d.leave(&n2.id, &e.endpoint_id).await));
+                    let r = d.delete_endpoint(&n2.id, &e.endpoint_id).await;
+                    errs.check(tolerate_missing(r));
+                }
+                Err(e) => {
+                    errs.check(Err::<(), _>(e));
+                }
+            }
             errs.check(self.store.save_network(&n2));
             self.emit("disconnect", &n2, Some(cid));
         }
@@ -1201,10 +1269,10 @@ impl NetworkManager {
                 "container {cid} is not running: berth connects running containers only"
             ))
         })?;
-        if sb.mode != "bridge" && sb.mode != "none" {
+        if sb.mode != mode::ENDPOINTS && sb.mode != mode::NONE {
             return Err(NetError::Forbidden("container sharing network namespace with another container or host cannot be connected to any other network".into()));
         }
-        if st.networks[&nid].driver != "bridge" {
+        if !self.takes_endpoints(&st.networks[&nid]).await? {
             return Err(NetError::Forbidden(
                 "container cannot be disconnected from host network or connected to host network"
                     .into(),
@@ -1262,7 +1330,7 @@ impl NetworkManager {
             ports: ports::ports_map(&sb.published, exposed),
             ..Default::default()
         };
-        if sb.mode == "host" || sb.mode == "none" {
+        if sb.mode == mode::HOST || sb.mode == mode::NONE {
             let name = sb.mode.clone();
             if let Ok(n) = self.find(&st, &name) {
                 ns.networks.insert(
@@ -1287,7 +1355,7 @@ impl NetworkManager {
                 gateway: n.gateway.map(|g| g.to_string()).unwrap_or_default(),
                 ip_address: e.ip.to_string(),
                 ip_prefix_len: prefix,
-                dns_names: (n.name != "bridge").then(|| {
+                dns_names: (!n.is_default()).then(|| {
                     let mut d = vec![
                         e.container_name.clone(),
                         cid[..12.min(cid.len())].to_string(),
@@ -1297,7 +1365,7 @@ impl NetworkManager {
                 }),
                 ..Default::default()
             };
-            if n.name == "bridge" {
+            if n.is_default() {
                 ns.endpoint_id = es.endpoint_id.clone();
                 ns.gateway = es.gateway.clone();
                 ns.ip_address = es.ip_address.clone();
@@ -1348,7 +1416,7 @@ impl NetworkManager {
         let bridges: Vec<String> = st
             .networks
             .values()
-            .filter(|n| n.driver == "bridge")
+            .filter(|n| !n.bridge.is_empty())
             .map(|n| n.bridge.clone())
             .collect();
         for b in bridges {
