@@ -17,7 +17,10 @@ use crate::drivers::{self, bridge::BridgeDriver};
 use crate::store::{mode, EndpointRecord, NetworkRecord, Sandbox, Store, DEFAULT_NETWORK};
 use berth_core::drivers::DriverRegistry;
 use berth_core::events::EventSink;
-use berth_core::networks::{CreateEndpoint, CreateNetwork, IpamData, NetworkDriver, NetworkInfo};
+use berth_core::networks::{
+    CreateEndpoint, CreateNetwork, IpamData, IpamDriver, NetworkDriver, NetworkInfo, PoolRequest,
+    GATEWAY_ADDRESS_TYPE, REQUEST_ADDRESS_TYPE,
+};
 use berth_core::Filters;
 use berth_types::container::{EndpointSettings, NetworkSettings, PortBinding};
 use berth_types::network::{
@@ -149,6 +152,8 @@ struct State {
     networks: BTreeMap<String, NetworkRecord>,
     sandboxes: BTreeMap<String, Sandbox>,
     dns: HashMap<String, DnsServer>,
+    /// network id → its IPAM pool id.
+    pools: HashMap<String, String>,
 }
 
 pub struct NetworkManager {
@@ -161,6 +166,8 @@ pub struct NetworkManager {
     nl: Arc<Netlink>,
     /// The network drivers: the built-ins, then plugins by name.
     drivers: DriverRegistry<dyn NetworkDriver>,
+    /// The IPAM drivers: `default`, then plugins by name.
+    ipam: DriverRegistry<dyn IpamDriver>,
     state: tokio::sync::Mutex<State>,
     view: Arc<RwLock<DnsView>>,
 }
@@ -182,6 +189,13 @@ fn tolerate_missing(r: berth_types::Result<()>) -> Result<()> {
         Err(e) if e.kind == berth_types::ErrorKind::NotFound => Ok(()),
         r => Ok(r?),
     }
+}
+
+/// Takes `ip` of `pool` again (an endpoint's address at start).
+async fn claim_address(ipam: &dyn IpamDriver, pool: &str, ip: Ipv4Addr) -> Result<()> {
+    let (want, opts) = (ip.to_string(), BTreeMap::new());
+    ipam.request_address(pool, &want, &opts).await?;
+    Ok(())
 }
 
 fn new_id() -> String {
@@ -215,6 +229,7 @@ impl NetworkManager {
             &cfg.bridge_prefix,
             cfg.mtu,
         ));
+        let ipam = drivers::builtin_ipam(cfg.address_pools.clone());
         let proxies = PortProxies::new(&cfg.proxy_exe, cfg.exec_root.join("port-proxies"));
         let m = Arc::new(NetworkManager {
             cfg,
@@ -224,6 +239,7 @@ impl NetworkManager {
             events,
             nl,
             drivers,
+            ipam,
             state: tokio::sync::Mutex::new(State::default()),
             view: Arc::new(RwLock::new(DnsView::default())),
         });
@@ -238,6 +254,58 @@ impl NetworkManager {
     /// The network driver registry (the daemon sets its plugin resolver).
     pub fn drivers(&self) -> &DriverRegistry<dyn NetworkDriver> {
         &self.drivers
+    }
+
+    /// The IPAM driver registry.
+    pub fn ipam_drivers(&self) -> &DriverRegistry<dyn IpamDriver> {
+        &self.ipam
+    }
+
+    /// The IPAM driver of every network (berth has no `--ipam-driver` yet).
+    async fn ipam(&self) -> Result<Arc<dyn IpamDriver>> {
+        Ok(self.ipam.get("").await?)
+    }
+
+    /// Asks IPAM for a pool (`pool` empty: any free one) and its gateway
+    /// (`gateway` empty: the first host address).
+    async fn request_pool(&self, pool: &str, gateway: &str) -> Result<(String, Subnet, Ipv4Addr)> {
+        let ipam = self.ipam().await?;
+        let space = ipam.default_address_spaces().await?.local;
+        let req = PoolRequest {
+            address_space: space,
+            pool: pool.to_string(),
+            ..Default::default()
+        };
+        let p = ipam.request_pool(&req).await?;
+        let subnet: Subnet = p.pool.parse()?;
+        let opts = BTreeMap::from([(
+            REQUEST_ADDRESS_TYPE.to_string(),
+            GATEWAY_ADDRESS_TYPE.to_string(),
+        )]);
+        match ipam.request_address(&p.pool_id, gateway, &opts).await {
+            Ok(g) => Ok((p.pool_id, subnet, ipam::parse_cidr(&g)?.0)),
+            Err(e) => {
+                let _ = ipam.release_pool(&p.pool_id).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Asks IPAM again for a network's pool and its endpoints' addresses
+    /// (at start: the default IPAM keeps no records of its own).
+    async fn reclaim_pool(&self, st: &mut State, nid: &str) -> Result<()> {
+        let n = st.networks[nid].clone();
+        let (Some(s), Some(g)) = (n.subnet, n.gateway) else {
+            return Ok(());
+        };
+        let (pool, _, _) = self.request_pool(&s.to_string(), &g.to_string()).await?;
+        st.pools.insert(n.id.clone(), pool.clone());
+        let ipam = self.ipam().await?;
+        let mut errs = Errors::default();
+        for e in n.endpoints.values() {
+            errs.check(claim_address(&*ipam, &pool, e.ip).await);
+        }
+        errs.into_result()
     }
 
     async fn driver_of(&self, n: &NetworkRecord) -> Result<Arc<dyn NetworkDriver>> {
@@ -307,13 +375,26 @@ impl NetworkManager {
             .into_iter()
             .map(|s| (s.container_id.clone(), s))
             .collect();
+        let mut errs = Errors::default();
+        let ipam = self.ipam().await?;
+        for (_, pool) in std::mem::take(&mut st.pools) {
+            let _ = ipam.release_pool(&pool).await;
+        }
+        let users: Vec<String> = st
+            .networks
+            .values()
+            .filter(|n| !n.is_default())
+            .map(|n| n.id.clone())
+            .collect();
+        for nid in users {
+            errs.check(self.reclaim_pool(&mut st, &nid).await);
+        }
         self.ensure_predefined(&mut st).await?;
         if self.cfg.ip_forward && self.fw.backend != Backend::Disabled {
             if let Err(e) = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1") {
                 tracing::warn!("enabling ip_forward: {e}");
             }
         }
-        let mut errs = Errors::default();
         // the drivers learn of the user networks again
         let users: Vec<NetworkRecord> = st
             .networks
@@ -420,23 +501,18 @@ impl NetworkManager {
             return Ok(());
         }
         let existing = st.networks.values().find(|n| n.is_default()).cloned();
-        let (subnet, gw) = match (&self.cfg.bip, &existing) {
-            (Some(bip), _) => ipam::parse_bip(bip)?,
-            (None, Some(n)) if n.subnet.is_some() && n.bridge == self.cfg.bridge => {
-                (n.subnet.unwrap(), n.gateway.unwrap())
+        let (want, want_gw) = match (&self.cfg.bip, &existing) {
+            (Some(bip), _) => {
+                let (s, g) = ipam::parse_bip(bip)?;
+                (s.to_string(), g.to_string())
             }
-            _ => {
-                let mut taken: Vec<Subnet> = ipam::host_routes();
-                taken.extend(
-                    st.networks
-                        .values()
-                        .filter(|n| !n.is_default())
-                        .filter_map(|n| n.subnet),
-                );
-                let s = ipam::pick_subnet(&self.cfg.address_pools, &taken)?;
-                (s, s.first_host())
-            }
+            (None, Some(n)) if n.subnet.is_some() && n.bridge == self.cfg.bridge => (
+                n.subnet.map(|s| s.to_string()).unwrap_or_default(),
+                n.gateway.map(|g| g.to_string()).unwrap_or_default(),
+            ),
+            _ => (String::new(), String::new()),
         };
+        let (pool, subnet, gw) = self.request_pool(&want, &want_gw).await?;
         let mut n = existing.unwrap_or_else(|| {
             NetworkRecord::new(
                 new_id(),
@@ -468,6 +544,13 @@ impl NetworkManager {
         n.bridge = info.interface;
         n.mtu = info.mtu;
         self.store.save_network(&n)?;
+        let ipam = self.ipam().await?;
+        for e in n.endpoints.values() {
+            if let Err(err) = claim_address(&*ipam, &pool, e.ip).await {
+                tracing::warn!("the address {} of {} on the default bridge: {err}", e.ip, e.container_name);
+            }
+        }
+        st.pools.insert(n.id.clone(), pool);
         st.networks.insert(n.id.clone(), n);
         Ok(())
     }
@@ -643,32 +726,38 @@ impl NetworkManager {
                 "IPv6 subnets are not supported by berth yet".into(),
             ));
         }
-        let others: Vec<Subnet> = st.networks.values().filter_map(|n| n.subnet).collect();
-        let (subnet, user_subnet) = if cfg.subnet.is_empty() {
-            let mut taken = ipam::host_routes();
-            taken.extend(others.iter().copied());
-            (ipam::pick_subnet(&self.cfg.address_pools, &taken)?, false)
-        } else {
-            let s: Subnet = cfg.subnet.parse()?;
-            if others.iter().any(|o| o.overlaps(&s)) {
-                return Err(NetError::Forbidden(format!("invalid pool request: Pool overlaps with other one on this address space ({s})")));
+        let user_subnet = !cfg.subnet.is_empty();
+        let (pool, subnet, gateway) = self.request_pool(&cfg.subnet, &cfg.gateway).await?;
+        let r = self
+            .create_locked(&mut st, &req, &name, &driver_name, (subnet, gateway, user_subnet))
+            .await;
+        match r {
+            Ok(n) => {
+                st.pools.insert(n.id.clone(), pool);
+                self.emit("create", &n, None);
+                Ok(NetworkCreateResponse {
+                    id: n.id,
+                    warning: String::new(),
+                })
             }
-            (s, true)
-        };
-        let gateway = if cfg.gateway.is_empty() {
-            subnet.first_host()
-        } else {
-            let g: Ipv4Addr = cfg
-                .gateway
-                .parse()
-                .map_err(|_| NetError::Invalid(format!("invalid gateway {:?}", cfg.gateway)))?;
-            if !subnet.contains(g) {
-                return Err(NetError::Invalid(format!(
-                    "gateway {g} is not in subnet {subnet}"
-                )));
+            Err(e) => {
+                if let Ok(ipam) = self.ipam().await {
+                    let _ = ipam.release_pool(&pool).await;
+                }
+                Err(e)
             }
-            g
-        };
+        }
+    }
+
+    async fn create_locked(
+        &self,
+        st: &mut State,
+        req: &NetworkCreateRequest,
+        name: &str,
+        driver_name: &str,
+        (subnet, gateway, user_subnet): (Subnet, Ipv4Addr, bool),
+    ) -> Result<NetworkRecord> {
+        let driver = self.drivers.get(driver_name).await?;
         let id = new_id();
         let mut n = NetworkRecord {
             internal: req.internal,
@@ -678,7 +767,7 @@ impl NetworkManager {
             subnet: Some(subnet),
             gateway: Some(gateway),
             user_subnet,
-            ..NetworkRecord::new(id.clone(), &name, &driver_name, now_rfc3339())
+            ..NetworkRecord::new(id.clone(), name, driver_name, now_rfc3339())
         };
         let info = self.announce(&n).await?;
         n.bridge = info.interface;
@@ -687,15 +776,11 @@ impl NetworkManager {
             let _ = driver.delete_network(&id).await;
             return Err(e);
         }
-        st.networks.insert(id.clone(), n.clone());
-        if let Err(e) = self.apply_firewall(&st) {
+        st.networks.insert(id, n.clone());
+        if let Err(e) = self.apply_firewall(st) {
             tracing::warn!("firewall after creating {}: {e}", n.name);
         }
-        self.emit("create", &n, None);
-        Ok(NetworkCreateResponse {
-            id,
-            warning: String::new(),
-        })
+        Ok(n)
     }
 
     pub async fn inspect(&self, id_or_name: &str) -> Result<NetworkResource> {
@@ -808,6 +893,12 @@ impl NetworkManager {
         };
         errs.check(self.store.delete_network(&n.id));
         st.networks.remove(&n.id);
+        if let Some(pool) = st.pools.remove(&n.id) {
+            match self.ipam().await {
+                Ok(i) => errs.check(tolerate_missing(i.release_pool(&pool).await)),
+                Err(e) => errs.check(Err(e)),
+            };
+        }
         errs.check(self.apply_firewall(st));
         self.refresh(st);
         self.emit("destroy", n, None);
@@ -1086,14 +1177,16 @@ impl NetworkManager {
         if want.is_some() && !n.user_subnet {
             return Err(NetError::Invalid("user specified IP address is supported only when connecting to networks with user configured subnets".into()));
         }
-        let (Some(subnet), Some(gw)) = (n.subnet, n.gateway) else {
+        let (Some(subnet), Some(pool)) = (n.subnet, st.pools.get(nid).cloned()) else {
             return Err(NetError::Invalid(format!(
                 "network {} has no IPv4 pool",
                 n.name
             )));
         };
-        let ip = n.allocations.allocate(&subnet, gw, want)?;
         let n = n.clone();
+        let ipam = self.ipam().await?;
+        let want = want.map(|w| w.to_string()).unwrap_or_default();
+        let ip = ipam::parse_cidr(&ipam.request_address(&pool, &want, &BTreeMap::new()).await?)?.0;
         let ep = Plug {
             endpoint_id: new_id(),
             ip,
@@ -1106,10 +1199,11 @@ impl NetworkManager {
         let (mac, ifname) = match r {
             Ok(v) => v,
             Err(e) => {
-                n.allocations.release(ip);
+                let _ = ipam.release_address(&pool, &ip.to_string()).await;
                 return Err(e);
             }
         };
+        n.allocations.used.insert(ip);
         let mut aliases = s.aliases.clone().unwrap_or_default();
         aliases.retain(|a| !a.is_empty());
         n.endpoints.insert(
@@ -1206,6 +1300,10 @@ impl NetworkManager {
         if let Some(e) = n.endpoints.remove(cid) {
             n.allocations.release(e.ip);
             let n2 = n.clone();
+            if let Some(pool) = st.pools.get(nid) {
+                let r = async { self.ipam().await?.release_address(pool, &e.ip.to_string()).await.map_err(NetError::from) };
+                errs.check(r.await);
+            }
             match self.driver_of(&n2).await {
                 Ok(d) => {
                     errs.check(tolerate_missing(d.leave(&n2.id, &e.endpoint_id).await));

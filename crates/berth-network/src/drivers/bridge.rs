@@ -2,7 +2,7 @@
 //! endpoint. It creates links on the host; joining hands the container's
 //! end to the caller, which moves it into the sandbox and configures it.
 
-use crate::ipam::Subnet;
+use crate::ipam::{parse_cidr, Subnet};
 use crate::link::{self, Netlink};
 use async_trait::async_trait;
 use berth_core::networks::{
@@ -42,18 +42,6 @@ pub struct BridgeDriver {
     mtu: u32,
     networks: Mutex<HashMap<String, BridgeNet>>,
     endpoints: Mutex<HashMap<String, Endpoint>>,
-}
-
-/// Parses `10.1.0.2/24` into the address and its prefix.
-pub fn parse_cidr(s: &str) -> Result<(Ipv4Addr, Subnet)> {
-    let ip: Ipv4Addr = s
-        .split_once('/')
-        .map(|(a, _)| a)
-        .unwrap_or(s)
-        .parse()
-        .map_err(|_| Error::invalid(format!("invalid IPv4 address {s:?}")))?;
-    let subnet: Subnet = s.parse()?;
-    Ok((ip, subnet))
 }
 
 /// The two ends of an endpoint's veth pair, from its id.

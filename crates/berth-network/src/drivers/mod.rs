@@ -3,10 +3,11 @@
 //! registry's resolver, set by the daemon's plugin wiring).
 
 pub mod bridge;
+pub mod ipam_default;
 pub mod singleton;
 
 use berth_core::drivers::{DriverKind, DriverRegistry};
-use berth_core::networks::NetworkDriver;
+use berth_core::networks::{IpamDriver, NetworkDriver};
 use std::sync::Arc;
 
 /// `bridge` (the default), `host` and `null`.
@@ -24,3 +25,12 @@ pub fn builtin_networks(bridge: bridge::BridgeDriver) -> DriverRegistry<dyn Netw
     r
 }
 
+
+/// The IPAM drivers: `default` over `pools`.
+pub fn builtin_ipam(pools: Vec<crate::ipam::Pool>) -> DriverRegistry<dyn IpamDriver> {
+    let r = DriverRegistry::<dyn IpamDriver>::new(DriverKind::Ipam);
+    let d: Arc<dyn IpamDriver> = Arc::new(ipam_default::DefaultIpam::new(pools));
+    r.register(d.name(), d.clone())
+        .expect("one built-in IPAM driver");
+    r
+}
