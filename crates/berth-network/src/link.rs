@@ -174,7 +174,11 @@ impl Netlink {
             .map_err(|e| NetError::io(format!("opening {}", netns.display()), e))?;
         self.h
             .link()
-            .set(LinkUnspec::new_with_index(i).setns_by_fd(f.as_raw_fd()).build())
+            .set(
+                LinkUnspec::new_with_index(i)
+                    .setns_by_fd(f.as_raw_fd())
+                    .build(),
+            )
             .execute()
             .await
             .map_err(|e| NetError::netlink(format!("moving {name} into {}", netns.display()), e))

@@ -25,7 +25,6 @@ pub fn builtin_networks(bridge: bridge::BridgeDriver) -> DriverRegistry<dyn Netw
     r
 }
 
-
 /// The IPAM drivers: `default` over `pools`.
 pub fn builtin_ipam(pools: Vec<crate::ipam::Pool>) -> DriverRegistry<dyn IpamDriver> {
     let r = DriverRegistry::<dyn IpamDriver>::new(DriverKind::Ipam);

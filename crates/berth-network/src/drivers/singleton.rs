@@ -56,7 +56,8 @@ impl NetworkDriver for SingletonDriver {
     async fn create_network(&self, req: &CreateNetwork) -> Result<NetworkInfo> {
         let mut id = self.id.lock().unwrap();
         match id.as_deref() {
-            Some(old) if old != req.network_id => Err(Error::forbidden(format!("only one instance of \"{}\" network is allowed",
+            Some(old) if old != req.network_id => Err(Error::forbidden(format!(
+                "only one instance of \"{}\" network is allowed",
                 self.name
             ))),
             _ => {
