@@ -1,0 +1,2 @@
+pub mod ipam;
+pub mod network;
