@@ -10,6 +10,7 @@ pub mod events;
 pub mod filters;
 pub mod lifecycle;
 pub mod logs;
+pub mod networks;
 pub mod volumes;
 
 pub use filters::Filters;

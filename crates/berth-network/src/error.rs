@@ -29,6 +29,9 @@ pub enum NetError {
     Firewall(String),
     #[error("port proxy: {0}")]
     Proxy(String),
+    /// A driver (built in or a plugin) failed with a kind of its own.
+    #[error("{0}")]
+    Driver(Error),
     /// Several independent steps of a teardown failed; all were attempted.
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Many(Vec<NetError>),
@@ -57,8 +60,23 @@ impl NetError {
     }
 }
 
+impl From<Error> for NetError {
+    fn from(e: Error) -> Self {
+        match e.kind {
+            ErrorKind::InvalidParameter => NetError::Invalid(e.message),
+            ErrorKind::NotFound => NetError::NotFound(e.message),
+            ErrorKind::Conflict => NetError::Conflict(e.message),
+            ErrorKind::Forbidden => NetError::Forbidden(e.message),
+            _ => NetError::Driver(e),
+        }
+    }
+}
+
 impl From<NetError> for Error {
     fn from(e: NetError) -> Self {
+        if let NetError::Driver(e) = e {
+            return e;
+        }
         let kind = match &e {
             NetError::Invalid(_) => ErrorKind::InvalidParameter,
             NetError::NotFound(_) => ErrorKind::NotFound,

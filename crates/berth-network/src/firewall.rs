@@ -204,67 +204,10 @@ impl Firewall {
         let pre = format!("{p}-PREROUTING");
         let fwd = format!("{p}-FORWARD");
         for n in nets {
-            let s = n.subnet.to_string();
-            if n.internal {
-                ipt(&[
-                    "-t", "filter", "-A", &fwd, "-i", &n.bridge, "!", "-o", &n.bridge, "-j", "DROP",
-                ])?;
-                ipt(&[
-                    "-t", "filter", "-A", &fwd, "-o", &n.bridge, "!", "-i", &n.bridge, "-j", "DROP",
-                ])?;
-            } else if n.masquerade {
-                ipt(&[
-                    "-t",
-                    "nat",
-                    "-A",
-                    &post,
-                    "-s",
-                    &s,
-                    "!",
-                    "-o",
-                    &n.bridge,
-                    "-j",
-                    "MASQUERADE",
-                ])?;
-            }
-            ipt(&[
-                "-t",
-                "nat",
-                "-A",
-                &post,
-                "-s",
-                &s,
-                "-o",
-                &n.bridge,
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "DNAT",
-                "-j",
-                "MASQUERADE",
-            ])?;
+            ipt_net_rules(&post, &fwd, n)?;
         }
         for r in ports {
-            if r.host_ip.is_some_and(|ip| ip.is_loopback()) {
-                continue;
-            }
-            let dport = r.host_port.to_string();
-            let to = format!("{}:{}", r.container_ip, r.container_port);
-            let mut args = vec!["-t", "nat", "-A", pre.as_str(), "-p", r.proto.as_str()];
-            let hip;
-            if let Some(ip) = r.host_ip {
-                hip = ip.to_string();
-                args.extend(["-d", hip.as_str()]);
-            }
-            args.extend([
-                "--dport",
-                dport.as_str(),
-                "-j",
-                "DNAT",
-                "--to-destination",
-                to.as_str(),
-            ]);
-            ipt(&args)?;
+            ipt_port_rule(&pre, r)?;
         }
         Ok(())
     }
@@ -382,6 +325,75 @@ pub fn render_nft(table: &str, nets: &[NetRule], ports: &[PortRule]) -> String {
     }
     s.push_str("  }\n}\n");
     s
+}
+
+/// The masquerade and isolation rules of one network.
+fn ipt_net_rules(post: &str, fwd: &str, n: &NetRule) -> Result<()> {
+    let s = n.subnet.to_string();
+    if n.internal {
+        ipt(&[
+            "-t", "filter", "-A", fwd, "-i", &n.bridge, "!", "-o", &n.bridge, "-j", "DROP",
+        ])?;
+        ipt(&[
+            "-t", "filter", "-A", fwd, "-o", &n.bridge, "!", "-i", &n.bridge, "-j", "DROP",
+        ])?;
+    } else if n.masquerade {
+        ipt(&[
+            "-t",
+            "nat",
+            "-A",
+            post,
+            "-s",
+            &s,
+            "!",
+            "-o",
+            &n.bridge,
+            "-j",
+            "MASQUERADE",
+        ])?;
+    }
+    ipt(&[
+        "-t",
+        "nat",
+        "-A",
+        post,
+        "-s",
+        &s,
+        "-o",
+        &n.bridge,
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "DNAT",
+        "-j",
+        "MASQUERADE",
+    ])?;
+    Ok(())
+}
+
+/// The DNAT rule of one published port (loopback ports have none).
+fn ipt_port_rule(pre: &str, r: &PortRule) -> Result<()> {
+    if r.host_ip.is_some_and(|ip| ip.is_loopback()) {
+        return Ok(());
+    }
+    let dport = r.host_port.to_string();
+    let to = format!("{}:{}", r.container_ip, r.container_port);
+    let mut args = vec!["-t", "nat", "-A", pre, "-p", r.proto.as_str()];
+    let hip;
+    if let Some(ip) = r.host_ip {
+        hip = ip.to_string();
+        args.extend(["-d", hip.as_str()]);
+    }
+    args.extend([
+        "--dport",
+        dport.as_str(),
+        "-j",
+        "DNAT",
+        "--to-destination",
+        to.as_str(),
+    ]);
+    ipt(&args)?;
+    Ok(())
 }
 
 #[cfg(test)]

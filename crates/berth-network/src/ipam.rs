@@ -117,6 +117,18 @@ pub fn parse_bip(s: &str) -> Result<(Subnet, Ipv4Addr)> {
     Ok((subnet, gw))
 }
 
+/// Parses `10.1.0.2/24` into the address and its subnet.
+pub fn parse_cidr(s: &str) -> Result<(Ipv4Addr, Subnet)> {
+    let ip: Ipv4Addr = s
+        .split_once('/')
+        .map(|(a, _)| a)
+        .unwrap_or(s)
+        .parse()
+        .map_err(|_| NetError::Invalid(format!("invalid IPv4 address {s:?}")))?;
+    let subnet: Subnet = s.parse()?;
+    Ok((ip, subnet))
+}
+
 /// One `default-address-pools` entry: a base split into subnets of `size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pool {

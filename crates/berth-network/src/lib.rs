@@ -28,11 +28,18 @@
 //!   across a daemon restart.
 //! - [`dns`]: the embedded DNS server of user networks on 127.0.0.11:53
 //!   inside each container's namespace (UDP; TCP is not served).
-//! - [`manager`]: everything above behind one lock, with events.
+//! - [`drivers`]: the built-in network drivers `bridge`, `host` and
+//!   `null` (berth-core's `NetworkDriver`) and the built-in IPAM driver
+//!   `default` (`IpamDriver`), registered first in their registries; a
+//!   plugin is found after them by name.
+//! - [`manager`]: everything above behind one lock, with events; it asks
+//!   the registries for a network's driver and pool and never names a
+//!   driver itself.
 //!
 //! Limits, for now: IPv4 only; a host port range publishes its first port;
 //! `network connect` needs a running container.
 pub mod dns;
+pub mod drivers;
 pub mod error;
 pub mod firewall;
 pub mod ipam;

@@ -135,16 +135,9 @@ impl Netlink {
         }
     }
 
-    /// Creates the veth pair `host`/`peer`, attaches `host` to `bridge`
-    /// and moves `peer` into the namespace at `netns`.
-    pub async fn add_veth(
-        &self,
-        host: &str,
-        peer: &str,
-        bridge: &str,
-        mtu: u32,
-        netns: &Path,
-    ) -> Result<()> {
+    /// Creates the veth pair `host`/`peer` and attaches `host` to `bridge`;
+    /// `peer` stays in this namespace until [`move_to_netns`](Self::move_to_netns).
+    pub async fn add_veth(&self, host: &str, peer: &str, bridge: &str, mtu: u32) -> Result<()> {
         let br = self.must_index(bridge).await?;
         self.h
             .link()
@@ -165,28 +158,30 @@ impl Netlink {
                 )
                 .execute()
                 .await
-                .map_err(|e| NetError::netlink(format!("attaching {host} to {bridge}"), e))?;
-            let pi = self.must_index(peer).await?;
-            let f = std::fs::File::open(netns)
-                .map_err(|e| NetError::io(format!("opening {}", netns.display()), e))?;
-            self.h
-                .link()
-                .set(
-                    LinkUnspec::new_with_index(pi)
-                        .setns_by_fd(f.as_raw_fd())
-                        .build(),
-                )
-                .execute()
-                .await
-                .map_err(|e| {
-                    NetError::netlink(format!("moving {peer} into {}", netns.display()), e)
-                })
+                .map_err(|e| NetError::netlink(format!("attaching {host} to {bridge}"), e))
         }
         .await;
         if r.is_err() {
             let _ = self.delete(host).await;
         }
         r
+    }
+
+    /// Moves the link `name` into the namespace at `netns`.
+    pub async fn move_to_netns(&self, name: &str, netns: &Path) -> Result<()> {
+        let i = self.must_index(name).await?;
+        let f = std::fs::File::open(netns)
+            .map_err(|e| NetError::io(format!("opening {}", netns.display()), e))?;
+        self.h
+            .link()
+            .set(
+                LinkUnspec::new_with_index(i)
+                    .setns_by_fd(f.as_raw_fd())
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(|e| NetError::netlink(format!("moving {name} into {}", netns.display()), e))
     }
 
     /// Inside the container's namespace: renames `peer` to `ifname`, sets
@@ -253,4 +248,14 @@ pub fn mac_string(mac: [u8; 6]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// Parses `02:42:0a:00:00:02`.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut out {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub struct NetworkRecord {
     pub id: String,
     pub name: String,
-    /// `bridge`, `host` or `null`.
+    /// The name of its driver in the network driver registry.
     pub driver: String,
     pub created: String,
     #[serde(default)]
@@ -30,7 +30,8 @@ pub struct NetworkRecord {
     /// way, but prune/ls do not care; kept for inspect fidelity).
     #[serde(default)]
     pub user_subnet: bool,
-    /// The Linux bridge (bridge driver only).
+    /// The host link that carries the network, as its driver reported it
+    /// (the bridge driver's Linux bridge); empty for none.
     #[serde(default)]
     pub bridge: String,
     #[serde(default)]
@@ -42,9 +43,51 @@ pub struct NetworkRecord {
     pub endpoints: BTreeMap<String, EndpointRecord>,
 }
 
+/// The default network: a network name (containers with no network mode
+/// join it), not a driver's.
+pub const DEFAULT_NETWORK: &str = "bridge";
+/// The networks berth always has: the default one and those of the
+/// drivers that have exactly one (`host`, `none`).
+pub const PREDEFINED_NETWORKS: [&str; 3] = [DEFAULT_NETWORK, "host", "none"];
+
+/// `Sandbox::mode` values, as persisted.
+pub mod mode {
+    /// An own namespace with endpoints on networks (persisted as `bridge`).
+    pub const ENDPOINTS: &str = "bridge";
+    /// The host's namespace.
+    pub const HOST: &str = "host";
+    /// An own namespace with only `lo`.
+    pub const NONE: &str = "none";
+    /// Another container's namespace.
+    pub const CONTAINER: &str = "container";
+}
+
 impl NetworkRecord {
+    /// A record with no pool, no link and no endpoints yet.
+    pub fn new(id: String, name: &str, driver: &str, created: String) -> NetworkRecord {
+        NetworkRecord {
+            id,
+            name: name.to_string(),
+            driver: driver.to_string(),
+            created,
+            internal: false,
+            attachable: false,
+            labels: BTreeMap::new(),
+            options: BTreeMap::new(),
+            subnet: None,
+            gateway: None,
+            user_subnet: false,
+            bridge: String::new(),
+            mtu: 0,
+            allocations: Allocations::default(),
+            endpoints: BTreeMap::new(),
+        }
+    }
     pub fn predefined(&self) -> bool {
-        matches!(self.name.as_str(), "bridge" | "host" | "none")
+        PREDEFINED_NETWORKS.contains(&self.name.as_str())
+    }
+    pub fn is_default(&self) -> bool {
+        self.name == DEFAULT_NETWORK
     }
 }
 
@@ -54,7 +97,9 @@ pub struct EndpointRecord {
     pub container_name: String,
     pub ip: Ipv4Addr,
     pub mac: String,
-    /// Host end of the veth pair.
+    /// Host end of the veth pair, in records of earlier berths; the
+    /// driver owns its links now, and this is empty.
+    #[serde(default)]
     pub veth: String,
     /// Interface name inside the container.
     pub ifname: String,
@@ -70,7 +115,7 @@ pub struct EndpointRecord {
 pub struct Sandbox {
     pub container_id: String,
     pub container_name: String,
-    /// `bridge` (any bridge network(s)), `host`, `none`, `container`.
+    /// One of [`mode`]'s values.
     pub mode: String,
     /// The namespace the container joins; `None` for host mode.
     pub netns: Option<PathBuf>,
