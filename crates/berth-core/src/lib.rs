@@ -8,7 +8,9 @@ pub mod containers;
 pub mod drivers;
 pub mod events;
 pub mod filters;
+pub mod ids;
 pub mod lifecycle;
+pub mod mountinfo;
 pub mod volumes;
 
 pub use filters::Filters;

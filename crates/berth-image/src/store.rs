@@ -932,51 +932,11 @@ fn label_not(filters: &berth_core::Filters, labels: &BTreeMap<String, String>) -
     })
 }
 
-/// `until`: Unix seconds, or an RFC 3339 time, or a Go-style duration
-/// (`10m`, `1h30m`) before now.
+/// `until`: Unix seconds, an RFC 3339 time (or one without an offset, read as
+/// UTC), or a Go-style duration (`10m`, `1h30m`) before now; as Unix seconds.
+/// The forms are those of `GET /events`' `since`/`until`.
 pub fn parse_until(s: &str) -> Result<i64> {
-    if let Ok(n) = s.parse::<f64>() {
-        return Ok(n as i64);
-    }
-    let t = crate::config::parse_rfc3339(s);
-    if t != 0 {
-        return Ok(t);
-    }
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut any = false;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        if c == 'm' && chars.peek() == Some(&'s') {
-            unit.push(chars.next().unwrap_or('s'));
-        }
-        let n: f64 = num
-            .parse()
-            .map_err(|_| ImageError::InvalidArgument(format!("invalid until value {s:?}")))?;
-        num.clear();
-        total += n * match unit.as_str() {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            _ => {
-                return Err(ImageError::InvalidArgument(format!(
-                    "invalid until value {s:?}"
-                )))
-            }
-        };
-        any = true;
-    }
-    if !any || !num.is_empty() {
-        return Err(ImageError::InvalidArgument(format!(
-            "invalid until value {s:?}"
-        )));
-    }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    Ok(now - total as i64)
+    let nanos = berth_core::events::parse_time(s, berth_core::events::now_nanos())
+        .map_err(|_| ImageError::InvalidArgument(format!("invalid until value {s:?}")))?;
+    Ok(nanos.div_euclid(1_000_000_000))
 }

@@ -8,7 +8,8 @@
 
 use crate::logs::{self, LogEntry, LogOptions};
 use crate::shim::{ExitRecord, ShimConfig, CONFIG_FILE, SHIM_PID_FILE};
-use crate::{timefmt, Result, RuntimeError};
+use crate::{Result, RuntimeError};
+use berth_types::timestamp as timefmt;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
