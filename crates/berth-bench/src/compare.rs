@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Result;
+use crate::error::{BenchError, Result};
 
 use crate::engine::{Daemon, EngineSpec, HostLeftovers, TempRoot};
 use crate::http::Client;
@@ -46,7 +46,7 @@ pub fn measure_engine(spec: &EngineSpec, opts: &CompareOptions) -> EngineReport 
 fn measure_into(spec: &EngineSpec, opts: &CompareOptions, report: &mut EngineReport) -> Result<()> {
     let name = spec.kind.name();
     if !spec.binary.is_file() {
-        anyhow::bail!("{} does not exist", spec.binary.display());
+        return Err(BenchError::Missing(spec.binary.clone()));
     }
     // Declared first, dropped last: after the engine has stopped and its root is gone.
     let _host = HostLeftovers::watch(spec.kind);
@@ -98,7 +98,7 @@ fn measure_into(spec: &EngineSpec, opts: &CompareOptions, report: &mut EngineRep
         report.figures.extend(out.figures);
         report.failures.extend(out.failures);
         if interrupted() {
-            anyhow::bail!("interrupted");
+            return Err(BenchError::Interrupted);
         }
     }
     let after = procfs::tree_rss(daemon.pid);
@@ -143,7 +143,7 @@ fn sleep_interruptible(d: Duration) -> Result<()> {
     let end = std::time::Instant::now() + d;
     while std::time::Instant::now() < end {
         if interrupted() {
-            anyhow::bail!("interrupted");
+            return Err(BenchError::Interrupted);
         }
         std::thread::sleep(
             Duration::from_millis(20).min(end.saturating_duration_since(std::time::Instant::now())),

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{BenchError, IoContext, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -128,16 +128,13 @@ impl TempRoot {
             Some(p) => b.tempdir_in(p),
             None => b.tempdir(),
         }
-        .context("creating a temporary engine root")?;
+        .at(|| "creating a temporary engine root")?;
         let paths = Paths::under(dir.path());
         // A unix socket path must fit in sockaddr_un.sun_path (108 bytes with the NUL).
         if paths.socket.as_os_str().len() >= 104 {
-            bail!(
-                "socket path {} is too long for a unix socket; use --tmp-dir",
-                paths.socket.display()
-            );
+            return Err(BenchError::SocketPathTooLong(paths.socket));
         }
-        fs::write(&paths.config, "{}\n").context("writing the engine config")?;
+        fs::write(&paths.config, "{}\n").at(|| "writing the engine config")?;
         Ok(TempRoot {
             dir: Some(dir),
             paths,
@@ -252,7 +249,7 @@ impl Daemon {
             .create(true)
             .append(true)
             .open(&p.log)
-            .context("opening the engine log")?;
+            .at(|| "opening the engine log")?;
         let mut cmd = Command::new(&spec.binary);
         cmd.args(spec.args(p))
             .stdin(Stdio::null())
@@ -281,7 +278,7 @@ impl Daemon {
         let t0 = Instant::now();
         let child = cmd
             .spawn()
-            .with_context(|| format!("starting {}", spec.binary.display()))?;
+            .at(|| format!("starting {}", spec.binary.display()))?;
         let mut d = Daemon {
             name: spec.kind.name(),
             pid: child.id(),
@@ -293,11 +290,11 @@ impl Daemon {
         loop {
             if let Some(status) = d.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 d.child = None;
-                bail!(
-                    "{} exited during start ({status}); its log ends with:\n{}",
-                    d.name,
-                    d.log_tail(2000)
-                );
+                return Err(BenchError::ExitedDuringStart {
+                    name: d.name,
+                    status: status.to_string(),
+                    log: d.log_tail(2000),
+                });
             }
             if socket_exists(&p.socket) {
                 if let Ok(r) = client.get("/_ping") {
@@ -307,14 +304,14 @@ impl Daemon {
                 }
             }
             if interrupted() {
-                bail!("interrupted");
+                return Err(BenchError::Interrupted);
             }
             if t0.elapsed() > timeout {
-                bail!(
-                    "{} did not answer /_ping within {timeout:?}; its log ends with:\n{}",
-                    d.name,
-                    d.log_tail(2000)
-                );
+                return Err(BenchError::StartTimeout {
+                    name: d.name,
+                    timeout,
+                    log: d.log_tail(2000),
+                });
             }
             std::thread::sleep(POLL);
         }
@@ -383,21 +380,20 @@ impl Daemon {
             }
         }
         if forced {
-            bail!(
-                "{} did not exit within {STOP_GRACE:?} of SIGTERM and was killed",
-                self.name
-            );
+            return Err(BenchError::StopForced {
+                name: self.name,
+                grace: STOP_GRACE,
+            });
         }
         if !leftovers.is_empty() {
-            let names: Vec<String> = leftovers
+            let left = leftovers
                 .iter()
                 .map(|s| format!("{} ({})", s.comm, s.pid))
                 .collect();
-            bail!(
-                "{} left processes behind that were killed: {}",
-                self.name,
-                names.join(", ")
-            );
+            return Err(BenchError::LeftBehind {
+                name: self.name,
+                left,
+            });
         }
         Ok(())
     }

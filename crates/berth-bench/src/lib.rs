@@ -6,9 +6,12 @@
 pub mod compare;
 pub mod docker_suites;
 pub mod engine;
+pub mod error;
 pub mod http;
 pub mod network_suite;
 pub mod procfs;
 pub mod report;
 pub mod stats;
 pub mod suite;
+
+pub use error::{BenchError, Result};

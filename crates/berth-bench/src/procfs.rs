@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
 
 /// `VmRSS` of a `/proc/PID/status` text, in bytes. `None` for kernel threads and exited tasks.
 pub fn parse_vm_rss(status: &str) -> Option<u64> {
@@ -102,44 +101,12 @@ pub fn tree_rss(root: u32) -> Vec<ProcRss> {
         .collect()
 }
 
-/// Undoes the octal escapes (`\040` for a space, ...) the kernel writes into mountinfo paths.
-fn unescape_mount_path(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The mount points in a `/proc/self/mountinfo` text that are `dir` or lie below it, deepest
-/// first (the order to unmount them in).
-pub fn mounts_under(mountinfo: &str, dir: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = mountinfo
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(4))
-        .map(|p| PathBuf::from(unescape_mount_path(p)))
-        .filter(|p| p.starts_with(dir))
-        .collect();
-    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    found.dedup();
-    found
-}
+pub use berth_core::mountinfo::mounts_under;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::{Path, PathBuf};
 
     const STATUS: &str = "Name:\tdockerd\nUmask:\t0022\nState:\tS (sleeping)\nVmPeak:\t 1587712 kB\nVmRSS:\t   78904 kB\nRssAnon:\t   30000 kB\nThreads:\t12\n";
 

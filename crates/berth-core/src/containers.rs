@@ -142,42 +142,8 @@ pub fn random_name() -> String {
     format!("{l}_{n}")
 }
 
-fn random_u64() -> u64 {
-    let mut b = [0u8; 8];
-    fill_random(&mut b);
-    u64::from_le_bytes(b)
-}
-
-/// Fills `buf` from the kernel's random source.
-pub fn fill_random(buf: &mut [u8]) {
-    use std::io::Read;
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        if f.read_exact(buf).is_ok() {
-            return;
-        }
-    }
-    // Fall back to time-derived bytes: IDs stay unique enough for a test box.
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = (t >> ((i % 16) * 8)) as u8 ^ (i as u8).wrapping_mul(31);
-    }
-}
-
-/// A new 64-hex-digit ID that is not all digits (dockerd avoids IDs that
-/// could be mistaken for numbers).
-pub fn new_id() -> String {
-    loop {
-        let mut b = [0u8; 32];
-        fill_random(&mut b);
-        let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        if !id[..12].bytes().all(|c| c.is_ascii_digit()) {
-            return id;
-        }
-    }
-}
+use crate::ids::random_u64;
+pub use crate::ids::{fill_random, new_id};
 
 type Shared = Arc<Mutex<ContainerRecord>>;
 

@@ -8,8 +8,10 @@ pub mod containers;
 pub mod drivers;
 pub mod events;
 pub mod filters;
+pub mod ids;
 pub mod lifecycle;
 pub mod logs;
+pub mod mountinfo;
 pub mod networks;
 pub mod volumes;
 

@@ -115,16 +115,13 @@ impl ImageConfig {
     }
 }
 
+/// An RFC 3339 time as Unix seconds, 0 when unparseable.
 pub fn parse_rfc3339(s: &str) -> i64 {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp())
-        .unwrap_or(0)
+    berth_types::timestamp::parse_unix(s).unwrap_or(0)
 }
 
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    berth_types::timestamp::now()
 }
 
 /// Applies `docker import --change` instructions (the Dockerfile subset

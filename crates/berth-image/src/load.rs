@@ -211,69 +211,85 @@ fn extract<R: Read>(input: R, work: &Path) -> Result<Extracted> {
 
 /// Stage 2: what images the archive holds.
 fn plan(ex: &Extracted) -> Result<Vec<Planned>> {
-    let read_config =
-        |name: &str, expect: Option<&str>| -> Result<(Vec<u8>, ImageConfig, String)> {
-            let f = ex.verify_blob(name)?;
-            if let Some(e) = expect {
-                if f.digest != e {
-                    return Err(ImageError::DigestMismatch {
-                        what: "image config".into(),
-                        expected: e.to_string(),
-                        actual: f.digest.clone(),
-                    });
-                }
-            }
-            let (config, raw): (ImageConfig, Vec<u8>) = ex.read_json(name)?;
-            let id = digest::sha256_bytes(&raw);
-            // A legacy `<hex>.json` names the config by its digest too.
-            if let Some(h) = name.strip_suffix(".json") {
-                if digest::is_hex64(h) && format!("sha256:{h}") != id {
-                    return Err(ImageError::DigestMismatch {
-                        what: name.into(),
-                        expected: format!("sha256:{h}"),
-                        actual: id,
-                    });
-                }
-            }
-            if !config.os.is_empty() && config.os != "linux" {
-                return Err(ImageError::InvalidArgument(format!(
-                    "image operating system \"{}\" cannot be used on this platform",
-                    config.os
-                )));
-            }
-            Ok((raw, config, id))
-        };
-
-    let mut out: Vec<Planned> = Vec::new();
     if ex.get("manifest.json").is_ok() {
-        let (manifests, _): (Vec<DockerManifest>, _) = ex.read_json("manifest.json")?;
-        for m in manifests {
-            let (config_raw, config, id) = read_config(&m.config, None)?;
-            for l in &m.layers {
-                ex.verify_blob(l)?;
-            }
-            let tags = m
-                .repo_tags
-                .unwrap_or_default()
-                .iter()
-                .map(|t| Reference::parse_tagged(t))
-                .collect::<Result<Vec<_>>>()?;
-            out.push(Planned {
-                config_raw,
-                config,
-                id,
-                layer_files: m.layers,
-                tags,
-                digest_refs: Vec::new(),
-            });
-        }
-        return Ok(out);
+        return plan_docker(ex);
     }
     if ex.get("index.json").is_err() {
         return Err(ImageError::archive(
             "neither manifest.json nor index.json found: not a docker save or OCI layout archive",
         ));
     }
+    plan_oci(ex)
+}
+
+/// An image config blob, checked against its expected digest (and a legacy
+/// `<hex>.json` name) and for the platform: (raw bytes, config, image ID).
+fn read_config(
+    ex: &Extracted,
+    name: &str,
+    expect: Option<&str>,
+) -> Result<(Vec<u8>, ImageConfig, String)> {
+    let f = ex.verify_blob(name)?;
+    if let Some(e) = expect {
+        if f.digest != e {
+            return Err(ImageError::DigestMismatch {
+                what: "image config".into(),
+                expected: e.to_string(),
+                actual: f.digest.clone(),
+            });
+        }
+    }
+    let (config, raw): (ImageConfig, Vec<u8>) = ex.read_json(name)?;
+    let id = digest::sha256_bytes(&raw);
+    // A legacy `<hex>.json` names the config by its digest too.
+    if let Some(h) = name.strip_suffix(".json") {
+        if digest::is_hex64(h) && format!("sha256:{h}") != id {
+            return Err(ImageError::DigestMismatch {
+                what: name.into(),
+                expected: format!("sha256:{h}"),
+                actual: id,
+            });
+        }
+    }
+    if !config.os.is_empty() && config.os != "linux" {
+        return Err(ImageError::InvalidArgument(format!(
+            "image operating system \"{}\" cannot be used on this platform",
+            config.os
+        )));
+    }
+    Ok((raw, config, id))
+}
+
+/// A `docker save` archive: `manifest.json` lists the images.
+fn plan_docker(ex: &Extracted) -> Result<Vec<Planned>> {
+    let mut out: Vec<Planned> = Vec::new();
+    let (manifests, _): (Vec<DockerManifest>, _) = ex.read_json("manifest.json")?;
+    for m in manifests {
+        let (config_raw, config, id) = read_config(ex, &m.config, None)?;
+        for l in &m.layers {
+            ex.verify_blob(l)?;
+        }
+        let tags = m
+            .repo_tags
+            .unwrap_or_default()
+            .iter()
+            .map(|t| Reference::parse_tagged(t))
+            .collect::<Result<Vec<_>>>()?;
+        out.push(Planned {
+            config_raw,
+            config,
+            id,
+            layer_files: m.layers,
+            tags,
+            digest_refs: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
+/// An OCI layout: `index.json`, possibly nesting indexes (multi-platform).
+fn plan_oci(ex: &Extracted) -> Result<Vec<Planned>> {
+    let mut out: Vec<Planned> = Vec::new();
     let (index, _): (Index, _) = ex.read_json("index.json")?;
     // Flatten nested indexes (multi-platform), keeping the outer names.
     let mut todo: Vec<(Descriptor, BTreeMap<String, String>, u32)> = index
@@ -290,27 +306,8 @@ fn plan(ex: &Extracted) -> Result<Vec<Planned>> {
             return Err(ImageError::archive("index nesting too deep"));
         }
         let name = blob_name(&d.digest)?;
-        let is_index = d.media_type.contains("index")
-            || d.media_type.contains("manifest.list")
-            || (d.media_type.is_empty()
-                && ex
-                    .read_json::<serde_json::Value>(&name)
-                    .is_ok_and(|(v, _)| v.get("manifests").is_some()));
-        if is_index {
-            let f = ex.verify_blob(&name)?;
-            if d.size >= 0 && f.size != d.size as u64 {
-                return Err(ImageError::archive("index size mismatch"));
-            }
-            let (idx, _): (Index, _) = ex.read_json(&name)?;
-            for sub in idx.manifests {
-                if let Some(p) = &sub.platform {
-                    if p.os != "linux" || p.architecture != host_arch() {
-                        continue;
-                    }
-                }
-                if ex.get(&blob_name(&sub.digest)?).is_err() {
-                    continue; // a platform the archive does not carry
-                }
+        if is_index(ex, &d, &name) {
+            for sub in index_children(ex, &d, &name)? {
                 todo.push((sub, names.clone(), depth + 1));
             }
             continue;
@@ -319,45 +316,8 @@ fn plan(ex: &Extracted) -> Result<Vec<Planned>> {
         if d.size >= 0 && f.size != d.size as u64 {
             return Err(ImageError::archive("manifest size mismatch"));
         }
-        let mut tags = Vec::new();
-        if let Some(n) = names
-            .get("io.containerd.image.name")
-            .or_else(|| names.get("org.opencontainers.image.ref.name"))
-        {
-            if n.contains(['/', ':']) || !n.contains('.') {
-                if let Ok(r) = Reference::parse_tagged(n) {
-                    if n.contains(['/', ':']) || names.contains_key("io.containerd.image.name") {
-                        tags.push(r);
-                    }
-                }
-            }
-        }
-        if let Some(&i) = by_manifest.get(&d.digest) {
-            out[i].tags.extend(tags.iter().cloned());
-            for t in tags {
-                let mut r = t.clone();
-                r.tag = None;
-                r.digest = Some(d.digest.clone());
-                out[i].digest_refs.push(r);
-            }
-            continue;
-        }
-        let (m, _): (OciManifest, _) = ex.read_json(&name)?;
-        let cname = blob_name(&m.config.digest)?;
-        let (config_raw, config, id) = read_config(&cname, Some(&m.config.digest))?;
-        let mut layer_files = Vec::new();
-        for l in &m.layers {
-            let ln = blob_name(&l.digest)?;
-            let f = ex.verify_blob(&ln)?;
-            if l.size >= 0 && f.size != l.size as u64 {
-                return Err(ImageError::archive(format!(
-                    "layer {} size mismatch",
-                    l.digest
-                )));
-            }
-            layer_files.push(ln);
-        }
-        let digest_refs = tags
+        let tags = tags_of(&names);
+        let digest_refs: Vec<Reference> = tags
             .iter()
             .map(|t| {
                 let mut r = t.clone();
@@ -366,6 +326,12 @@ fn plan(ex: &Extracted) -> Result<Vec<Planned>> {
                 r
             })
             .collect();
+        if let Some(&i) = by_manifest.get(&d.digest) {
+            out[i].tags.extend(tags);
+            out[i].digest_refs.extend(digest_refs);
+            continue;
+        }
+        let (config_raw, config, id, layer_files) = read_manifest(ex, &name)?;
         by_manifest.insert(d.digest.clone(), out.len());
         out.push(Planned {
             config_raw,
@@ -377,6 +343,80 @@ fn plan(ex: &Extracted) -> Result<Vec<Planned>> {
         });
     }
     Ok(out)
+}
+
+fn is_index(ex: &Extracted, d: &Descriptor, name: &str) -> bool {
+    d.media_type.contains("index")
+        || d.media_type.contains("manifest.list")
+        || (d.media_type.is_empty()
+            && ex
+                .read_json::<serde_json::Value>(name)
+                .is_ok_and(|(v, _)| v.get("manifests").is_some()))
+}
+
+/// The manifests of a nested index that are for this platform and that the
+/// archive carries.
+fn index_children(ex: &Extracted, d: &Descriptor, name: &str) -> Result<Vec<Descriptor>> {
+    let f = ex.verify_blob(name)?;
+    if d.size >= 0 && f.size != d.size as u64 {
+        return Err(ImageError::archive("index size mismatch"));
+    }
+    let (idx, _): (Index, _) = ex.read_json(name)?;
+    let mut out = Vec::new();
+    for sub in idx.manifests {
+        if let Some(p) = &sub.platform {
+            if p.os != "linux" || p.architecture != host_arch() {
+                continue;
+            }
+        }
+        if ex.get(&blob_name(&sub.digest)?).is_err() {
+            continue; // a platform the archive does not carry
+        }
+        out.push(sub);
+    }
+    Ok(out)
+}
+
+/// The references an index entry's annotations name.
+fn tags_of(names: &BTreeMap<String, String>) -> Vec<Reference> {
+    let mut tags = Vec::new();
+    if let Some(n) = names
+        .get("io.containerd.image.name")
+        .or_else(|| names.get("org.opencontainers.image.ref.name"))
+    {
+        if n.contains(['/', ':']) || !n.contains('.') {
+            if let Ok(r) = Reference::parse_tagged(n) {
+                if n.contains(['/', ':']) || names.contains_key("io.containerd.image.name") {
+                    tags.push(r);
+                }
+            }
+        }
+    }
+    tags
+}
+
+/// An OCI manifest blob: its config (raw, parsed, image ID) and its layer
+/// blobs, each checked against its descriptor's size.
+fn read_manifest(
+    ex: &Extracted,
+    name: &str,
+) -> Result<(Vec<u8>, ImageConfig, String, Vec<String>)> {
+    let (m, _): (OciManifest, _) = ex.read_json(name)?;
+    let cname = blob_name(&m.config.digest)?;
+    let (config_raw, config, id) = read_config(ex, &cname, Some(&m.config.digest))?;
+    let mut layer_files = Vec::new();
+    for l in &m.layers {
+        let ln = blob_name(&l.digest)?;
+        let f = ex.verify_blob(&ln)?;
+        if l.size >= 0 && f.size != l.size as u64 {
+            return Err(ImageError::archive(format!(
+                "layer {} size mismatch",
+                l.digest
+            )));
+        }
+        layer_files.push(ln);
+    }
+    Ok((config_raw, config, id, layer_files))
 }
 
 impl ImageStore {
@@ -405,9 +445,35 @@ impl ImageStore {
             return Err(ImageError::archive("no images found in archive"));
         }
 
-        // Verify and unpack every layer not already in the store.
+        let mut staged = self.stage_layers(&ex, &planned, work)?;
+        layer::sync_store(&self.root);
+
+        // Commit: layers, config blobs, image records, then references.
+        let mut lines = Vec::new();
+        let mut loaded = Vec::new();
+        {
+            let mut st = self.lock();
+            for p in &planned {
+                loaded.push(self.commit_planned(&mut st, p, &mut staged, &mut lines)?);
+            }
+            self.write_refs(&st)?;
+        }
+        for l in &lines {
+            progress(l);
+        }
+        Ok(loaded)
+    }
+
+    /// Verifies and unpacks (into `work`) every layer of `planned` not
+    /// already in the store, by chain ID.
+    fn stage_layers(
+        &self,
+        ex: &Extracted,
+        planned: &[Planned],
+        work: &Path,
+    ) -> Result<BTreeMap<String, StagedLayer>> {
         let mut staged: BTreeMap<String, StagedLayer> = BTreeMap::new();
-        for p in &planned {
+        for p in planned {
             let diff_ids = &p.config.rootfs.diff_ids;
             if diff_ids.len() != p.layer_files.len() {
                 return Err(ImageError::archive(format!(
@@ -445,69 +511,66 @@ impl ImageStore {
                 staged.insert(chain.clone(), s);
             }
         }
-        layer::sync_store(&self.root);
+        Ok(staged)
+    }
 
-        // Commit: layers, config blobs, image records, then references.
-        let mut lines = Vec::new();
-        let mut loaded = Vec::new();
-        {
-            let mut st = self.lock();
-            for p in &planned {
-                for chain in digest::chain_ids(&p.config.rootfs.diff_ids) {
-                    if let Some(s) = staged.remove(&chain) {
-                        self.commit_layer(&mut st, s)?;
-                    } else if !st.layers.contains_key(&chain) {
-                        return Err(ImageError::Conflict(format!(
-                            "layer {chain} was removed during the load; retry"
-                        )));
-                    }
-                }
-                if !st.images.contains_key(&p.id) {
-                    berth_core::atomic::write_atomic(&self.blob_path(&p.id), &p.config_raw)
-                        .ctx(|| "write config".into())?;
-                    let meta = ImageMeta {
-                        id: p.id.clone(),
-                        last_tag_time: None,
-                    };
-                    self.write_image_meta(&meta)?;
-                    st.images.insert(
-                        p.id.clone(),
-                        crate::store::Image {
-                            id: p.id.clone(),
-                            chain_ids: digest::chain_ids(&p.config.rootfs.diff_ids),
-                            config: p.config.clone(),
-                            meta,
-                        },
-                    );
-                }
-                for t in p.tags.iter().chain(p.digest_refs.iter()) {
-                    let key = t.to_string();
-                    if let Some(old) = st.refs.get(&key) {
-                        if *old != p.id && t.digest.is_none() {
-                            lines.push(format!(
-                                "The image {} already exists, renaming the old one with ID {old} to empty string",
-                                t.familiar()
-                            ));
-                        }
-                    }
-                    st.refs.insert(key, p.id.clone());
-                }
-                if p.tags.is_empty() {
-                    lines.push(format!("Loaded image ID: {}", p.id));
-                }
-                for t in &p.tags {
-                    lines.push(format!("Loaded image: {}", t.familiar()));
-                }
-                loaded.push(LoadedImage {
-                    id: p.id.clone(),
-                    tags: p.tags.clone(),
-                });
+    /// Commits one planned image: its layers, config blob, record and
+    /// references; the progress lines go to `lines`.
+    fn commit_planned(
+        &self,
+        st: &mut crate::store::State,
+        p: &Planned,
+        staged: &mut BTreeMap<String, StagedLayer>,
+        lines: &mut Vec<String>,
+    ) -> Result<LoadedImage> {
+        for chain in digest::chain_ids(&p.config.rootfs.diff_ids) {
+            if let Some(s) = staged.remove(&chain) {
+                self.commit_layer(st, s)?;
+            } else if !st.layers.contains_key(&chain) {
+                return Err(ImageError::Conflict(format!(
+                    "layer {chain} was removed during the load; retry"
+                )));
             }
-            self.write_refs(&st)?;
         }
-        for l in &lines {
-            progress(l);
+        if !st.images.contains_key(&p.id) {
+            berth_core::atomic::write_atomic(&self.blob_path(&p.id), &p.config_raw)
+                .ctx(|| "write config".into())?;
+            let meta = ImageMeta {
+                id: p.id.clone(),
+                last_tag_time: None,
+            };
+            self.write_image_meta(&meta)?;
+            st.images.insert(
+                p.id.clone(),
+                crate::store::Image {
+                    id: p.id.clone(),
+                    chain_ids: digest::chain_ids(&p.config.rootfs.diff_ids),
+                    config: p.config.clone(),
+                    meta,
+                },
+            );
         }
-        Ok(loaded)
+        for t in p.tags.iter().chain(p.digest_refs.iter()) {
+            let key = t.to_string();
+            if let Some(old) = st.refs.get(&key) {
+                if *old != p.id && t.digest.is_none() {
+                    lines.push(format!(
+                        "The image {} already exists, renaming the old one with ID {old} to empty string",
+                        t.familiar()
+                    ));
+                }
+            }
+            st.refs.insert(key, p.id.clone());
+        }
+        if p.tags.is_empty() {
+            lines.push(format!("Loaded image ID: {}", p.id));
+        }
+        for t in &p.tags {
+            lines.push(format!("Loaded image: {}", t.familiar()));
+        }
+        Ok(LoadedImage {
+            id: p.id.clone(),
+            tags: p.tags.clone(),
+        })
     }
 }

@@ -151,121 +151,17 @@ pub fn unpack_layer<R: Read>(src: R, dest: &Path) -> Result<u64> {
         if matches!(typ, tar::EntryType::XGlobalHeader | tar::EntryType::XHeader) {
             continue;
         }
-
-        // Whiteouts.
-        if name == OPAQUE_WHITEOUT {
-            let dir = safe_dir(dest, parents, true)?;
-            lsetxattr(&dir, "trusted.overlay.opaque", b"y")
-                .ctx(|| format!("mark {} opaque", dir.display()))?;
+        if whiteout(dest, name, parents)? {
             continue;
         }
-        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
-            if hidden.starts_with(WHITEOUT_PREFIX) || hidden.is_empty() {
-                continue; // aufs metadata (.wh..wh.plnk and friends)
-            }
-            let dir = safe_dir(dest, parents, true)?;
-            let target = dir.join(hidden);
-            remove_existing(&target, false)?;
-            mknod_whiteout(&target)?;
-            continue;
-        }
-
         let dir = safe_dir(dest, parents, true)?;
         let target = dir.join(name);
-        let header = entry.header();
-        let mode = header.mode().unwrap_or(0o644) & 0o7777;
-        let uid = header.uid().unwrap_or(0);
-        let gid = header.gid().unwrap_or(0);
-        let mtime = header.mtime().unwrap_or(0);
-        let is_symlink = typ == tar::EntryType::Symlink;
-        match typ {
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                remove_existing(&target, false)?;
-                let mut f = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&target)
-                    .ctx(|| format!("create {}", target.display()))?;
-                size +=
-                    io::copy(&mut entry, &mut f).ctx(|| format!("write {}", target.display()))?;
-            }
-            tar::EntryType::Directory => {
-                remove_existing(&target, true)?;
-                if fs::symlink_metadata(&target).is_err() {
-                    fs::create_dir(&target).ctx(|| format!("mkdir {}", target.display()))?;
-                }
-            }
-            tar::EntryType::Symlink => {
-                let link = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| ImageError::archive("symlink without target"))?
-                    .into_owned();
-                remove_existing(&target, false)?;
-                std::os::unix::fs::symlink(OsStr::from_bytes(&link), &target)
-                    .ctx(|| format!("symlink {}", target.display()))?;
-            }
-            tar::EntryType::Link => {
-                let link = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| ImageError::archive("hard link without target"))?
-                    .into_owned();
-                let lcomps = normalise(&link)?;
-                let Some((lname, lparents)) = lcomps.split_last() else {
-                    return Err(ImageError::archive("hard link to the layer root"));
-                };
-                let ldir = safe_dir(dest, lparents, false)?;
-                let src = ldir.join(lname);
-                let m = fs::symlink_metadata(&src).map_err(|_| {
-                    ImageError::archive(format!(
-                        "hard link target {} is not in the layer",
-                        lcomps.join("/")
-                    ))
-                })?;
-                if m.is_dir() {
-                    return Err(ImageError::archive("hard link to a directory"));
-                }
-                if src == target {
-                    continue;
-                }
-                remove_existing(&target, false)?;
-                fs::hard_link(&src, &target).ctx(|| format!("link {}", target.display()))?;
-                continue; // the link shares the target's metadata
-            }
-            tar::EntryType::Fifo => {
-                remove_existing(&target, false)?;
-                nix::unistd::mkfifo(&target, nix::sys::stat::Mode::from_bits_truncate(0o600))
-                    .map_err(|e| ImageError::io("mkfifo", e.into()))?;
-            }
-            tar::EntryType::Char | tar::EntryType::Block => {
-                return Err(ImageError::archive(format!(
-                    "device node {} refused",
-                    comps.join("/")
-                )));
-            }
-            tar::EntryType::GNUSparse => {
-                return Err(ImageError::Unsupported("sparse files in layers".into()));
-            }
-            _ => continue,
-        }
-
-        // Ownership, then mode (chown clears set-id bits), xattrs, times.
-        std::os::unix::fs::lchown(&target, Some(uid as u32), Some(gid as u32))
-            .ctx(|| format!("chown {}", target.display()))?;
-        if !is_symlink {
-            fs::set_permissions(&target, fs::Permissions::from_mode(mode))
-                .ctx(|| format!("chmod {}", target.display()))?;
-        }
-        if let Ok(Some(exts)) = entry.pax_extensions() {
-            for ext in exts.flatten() {
-                if let Ok(key) = ext.key() {
-                    if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
-                        let _ = lsetxattr(&target, x, ext.value_bytes());
-                    }
-                }
-            }
-        }
+        let Some(n) = create_entry(&mut entry, dest, &target, &comps)? else {
+            continue;
+        };
+        size += n;
+        let mtime = entry.header().mtime().unwrap_or(0);
+        set_metadata(&mut entry, &target)?;
         if typ == tar::EntryType::Directory {
             dirs.push(DirTimes {
                 path: target,
@@ -280,6 +176,142 @@ pub fn unpack_layer<R: Read>(src: R, dest: &Path) -> Result<u64> {
         set_mtime(&d.path, d.mtime);
     }
     Ok(size)
+}
+
+/// Applies a whiteout entry (opaque directory or hidden name); false when
+/// `name` is not one.
+fn whiteout(dest: &Path, name: &str, parents: &[String]) -> Result<bool> {
+    if name == OPAQUE_WHITEOUT {
+        let dir = safe_dir(dest, parents, true)?;
+        lsetxattr(&dir, "trusted.overlay.opaque", b"y")
+            .ctx(|| format!("mark {} opaque", dir.display()))?;
+        return Ok(true);
+    }
+    let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) else {
+        return Ok(false);
+    };
+    if hidden.starts_with(WHITEOUT_PREFIX) || hidden.is_empty() {
+        return Ok(true); // aufs metadata (.wh..wh.plnk and friends)
+    }
+    let dir = safe_dir(dest, parents, true)?;
+    let target = dir.join(hidden);
+    remove_existing(&target, false)?;
+    mknod_whiteout(&target)?;
+    Ok(true)
+}
+
+/// Creates the file, directory, link or fifo of an entry at `target`.
+/// Returns the bytes written, or `None` when the entry needs no metadata
+/// (a hard link shares its target's, an unknown type is skipped).
+fn create_entry<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    dest: &Path,
+    target: &Path,
+    comps: &[String],
+) -> Result<Option<u64>> {
+    match entry.header().entry_type() {
+        tar::EntryType::Regular | tar::EntryType::Continuous => {
+            remove_existing(target, false)?;
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(target)
+                .ctx(|| format!("create {}", target.display()))?;
+            let n = io::copy(entry, &mut f).ctx(|| format!("write {}", target.display()))?;
+            return Ok(Some(n));
+        }
+        tar::EntryType::Directory => {
+            remove_existing(target, true)?;
+            if fs::symlink_metadata(target).is_err() {
+                fs::create_dir(target).ctx(|| format!("mkdir {}", target.display()))?;
+            }
+        }
+        tar::EntryType::Symlink => {
+            let link = entry
+                .link_name_bytes()
+                .ok_or_else(|| ImageError::archive("symlink without target"))?
+                .into_owned();
+            remove_existing(target, false)?;
+            std::os::unix::fs::symlink(OsStr::from_bytes(&link), target)
+                .ctx(|| format!("symlink {}", target.display()))?;
+        }
+        tar::EntryType::Link => {
+            hard_link(entry, dest, target)?;
+            return Ok(None); // the link shares the target's metadata
+        }
+        tar::EntryType::Fifo => {
+            remove_existing(target, false)?;
+            nix::unistd::mkfifo(target, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .map_err(|e| ImageError::io("mkfifo", e.into()))?;
+        }
+        tar::EntryType::Char | tar::EntryType::Block => {
+            return Err(ImageError::archive(format!(
+                "device node {} refused",
+                comps.join("/")
+            )));
+        }
+        tar::EntryType::GNUSparse => {
+            return Err(ImageError::Unsupported("sparse files in layers".into()));
+        }
+        _ => return Ok(None),
+    }
+    Ok(Some(0))
+}
+
+/// A hard link entry: its target must already be in the layer, and not be
+/// a directory.
+fn hard_link<R: Read>(entry: &tar::Entry<'_, R>, dest: &Path, target: &Path) -> Result<()> {
+    let link = entry
+        .link_name_bytes()
+        .ok_or_else(|| ImageError::archive("hard link without target"))?
+        .into_owned();
+    let lcomps = normalise(&link)?;
+    let Some((lname, lparents)) = lcomps.split_last() else {
+        return Err(ImageError::archive("hard link to the layer root"));
+    };
+    let ldir = safe_dir(dest, lparents, false)?;
+    let src = ldir.join(lname);
+    let m = fs::symlink_metadata(&src).map_err(|_| {
+        ImageError::archive(format!(
+            "hard link target {} is not in the layer",
+            lcomps.join("/")
+        ))
+    })?;
+    if m.is_dir() {
+        return Err(ImageError::archive("hard link to a directory"));
+    }
+    if src == target {
+        return Ok(());
+    }
+    remove_existing(target, false)?;
+    fs::hard_link(&src, target).ctx(|| format!("link {}", target.display()))
+}
+
+/// Ownership, then mode (chown clears set-id bits), then xattrs.
+fn set_metadata<R: Read>(entry: &mut tar::Entry<'_, R>, target: &Path) -> Result<()> {
+    let header = entry.header();
+    let mode = header.mode().unwrap_or(0o644) & 0o7777;
+    let uid = header.uid().unwrap_or(0);
+    let gid = header.gid().unwrap_or(0);
+    let is_symlink = header.entry_type() == tar::EntryType::Symlink;
+    std::os::unix::fs::lchown(target, Some(uid as u32), Some(gid as u32))
+        .ctx(|| format!("chown {}", target.display()))?;
+    if !is_symlink {
+        fs::set_permissions(target, fs::Permissions::from_mode(mode))
+            .ctx(|| format!("chmod {}", target.display()))?;
+    }
+    if let Ok(Some(exts)) = entry.pax_extensions() {
+        for ext in exts.flatten() {
+            if let Ok(key) = ext.key() {
+                if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
+                    let _ = lsetxattr(target, x, ext.value_bytes());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

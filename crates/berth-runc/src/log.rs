@@ -82,7 +82,7 @@ impl Logger {
         if !self.enabled(level) {
             return;
         }
-        let line = format_line(self.format, level, msg, &now_rfc3339());
+        let line = format_line(self.format, level, msg, &berth_types::timestamp::now());
         let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
         // A failed log write has nowhere better to go; the command's own result stands.
         let _ = match &mut *sink {
@@ -116,12 +116,6 @@ pub fn format_line(format: LogFormat, level: Level, msg: &str, time: &str) -> St
             format!("time=\"{time}\" level={} msg={quoted}\n", level_name(level))
         }
     }
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// Collects an event's `message` and its other fields into one string.

@@ -1,8 +1,6 @@
 //! The closed set of error kinds. Every crate reports failures as one of
 //! these; `berth-api` maps a kind to an HTTP status in exactly one place.
 
-use std::fmt;
-
 /// What went wrong, as far as a client is concerned. Closed on purpose:
 /// a new kind is a new row in the HTTP mapping, never a status picked by a
 /// handler.
@@ -31,7 +29,8 @@ pub enum ErrorKind {
 }
 
 /// An error with a kind and a message meant for the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
@@ -68,14 +67,6 @@ impl Error {
         Self::new(ErrorKind::Forbidden, message)
     }
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {

@@ -9,6 +9,7 @@ pub mod image;
 pub mod network;
 pub mod plugin;
 pub mod system;
+pub mod timestamp;
 pub mod volume;
 
 pub use error::{Error, ErrorKind, Result};

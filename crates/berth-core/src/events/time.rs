@@ -14,18 +14,14 @@
 //!   `300ms`; a leading `-` counts forward.
 
 use berth_types::{Error, Result};
-use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
-use time::{Date, OffsetDateTime, PrimitiveDateTime};
+use time::{Date, PrimitiveDateTime};
 
 const NANOS_PER_SEC: i128 = 1_000_000_000;
 
 /// The wall clock as unix nanoseconds.
 pub fn now_nanos() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+    i64::try_from(berth_types::timestamp::now_nanos()).unwrap_or(i64::MAX)
 }
 
 /// Parses one `since`/`until` value into unix nanoseconds; durations are
@@ -87,9 +83,10 @@ fn parse_unix(s: &str) -> Option<Result<i64>> {
 
 /// RFC3339, or an offset-less date/time read as UTC.
 fn parse_date(s: &str) -> Option<i64> {
-    let odt = if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-        t
-    } else if let Ok(t) = PrimitiveDateTime::parse(
+    if let Some(n) = berth_types::timestamp::parse_nanos(s) {
+        return i64::try_from(n).ok();
+    }
+    let odt = if let Ok(t) = PrimitiveDateTime::parse(
         s,
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond]"),
     ) {

@@ -160,13 +160,7 @@ impl RuncState {
 
 /// Go's RFC3339Nano (trailing zeros of the fraction dropped), in UTC.
 fn rfc3339_nanos(nanos: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
+    berth_types::timestamp::format_nanos(i128::from(nanos))
 }
 
 /// The bundle's `root.path`, made absolute against the bundle, as runc reports it.
