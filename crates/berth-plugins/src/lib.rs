@@ -6,6 +6,8 @@
 //!   plugin could not take yet, deadlines and a circuit breaker per plugin.
 //! - [`registry`]: activate plugins lazily by name, cache what they implement.
 //! - [`volume_proxy`]: a volume plugin behind berth-core's `VolumeDriver`.
+//! - [`resolver`]: volume plugins found by name for
+//!   berth-core's driver registries.
 //! - [`local`]: the built-in `local` volume driver.
 //! - [`store`]: the volume store the daemon and the API use.
 //! - [`managed`]: managed plugins' manifests, privileges and settings.
@@ -18,6 +20,7 @@ pub mod error;
 pub mod local;
 pub mod managed;
 pub mod registry;
+pub mod resolver;
 pub mod store;
 mod transport;
 pub mod volume_proxy;
@@ -27,5 +30,6 @@ pub use discovery::{Discovery, Endpoint};
 pub use error::{Error, Result};
 pub use local::LocalDriver;
 pub use registry::{NamedEndpoint, PathScope, Plugin, Registry, RegistryOptions};
+pub use resolver::VolumePlugins;
 pub use store::{CreateOptions, VolumeStore};
 pub use volume_proxy::VolumePluginDriver;
