@@ -1,12 +1,14 @@
-//! The plugin side of berth-core's driver registries: volume plugins,
-//! legacy (found on disk) or managed (registered by the engine), found by
-//! name in the plugin [`Registry`] and handed back
+//! The plugin side of berth-core's driver registries: volume and
+//! authorization plugins, legacy (found on disk) or managed (registered by
+//! the engine), found by name in the plugin [`Registry`] and handed back
 //! behind the same driver trait a built-in implements.
 
+use crate::authz_proxy::AuthzPluginDriver;
 use crate::registry::{Plugin, Registry};
 use crate::volume_proxy::VolumePluginDriver;
 use async_trait::async_trait;
-use berth_core::drivers::{PluginResolver, Survey};
+use berth_core::authz::AuthzDriver;
+use berth_core::drivers::{DriverKind, DriverRegistry, PluginResolver, Survey};
 use berth_core::volumes::VolumeDriver;
 use berth_types::volume::subsystem;
 use berth_types::Result;
@@ -123,4 +125,39 @@ impl PluginResolver<dyn VolumeDriver> for VolumePlugins {
         }
         s
     }
+}
+
+/// Authorization plugins as [`AuthzDriver`]s.
+pub struct AuthzPlugins {
+    registry: Arc<Registry>,
+}
+
+impl AuthzPlugins {
+    pub fn new(registry: Arc<Registry>) -> Arc<AuthzPlugins> {
+        Arc::new(AuthzPlugins { registry })
+    }
+}
+
+#[async_trait]
+impl PluginResolver<dyn AuthzDriver> for AuthzPlugins {
+    async fn resolve(&self, name: &str) -> Result<Option<Arc<dyn AuthzDriver>>> {
+        Ok(found(self.registry.get(name, subsystem::AUTHZ).await)?
+            .map(|p| Arc::new(AuthzPluginDriver::new(name, p)) as Arc<dyn AuthzDriver>))
+    }
+
+    fn active(&self) -> Vec<String> {
+        self.registry.activated(subsystem::AUTHZ)
+    }
+
+    fn canonical(&self, name: &str) -> String {
+        self.registry.canonical(name)
+    }
+}
+
+/// The authorization drivers over `registry`: no built-ins, every name a
+/// plugin.
+pub fn authz_registry(registry: Arc<Registry>) -> Arc<DriverRegistry<dyn AuthzDriver>> {
+    let r = DriverRegistry::<dyn AuthzDriver>::new(DriverKind::Authz);
+    r.set_plugins(AuthzPlugins::new(registry));
+    Arc::new(r)
 }
