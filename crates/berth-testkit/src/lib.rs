@@ -5,6 +5,7 @@ pub mod bins;
 pub mod daemon;
 pub mod http;
 pub mod image;
+pub mod suites;
 
 pub use bins::workspace_bin;
 pub use daemon::TestDaemon;
