@@ -10,6 +10,7 @@
 use async_trait::async_trait;
 use berth_types::{Error, Result};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 /// The kinds of driver berth has, one registry each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,18 +72,61 @@ impl DriverKind {
 /// Finds the plugins of one kind by name. berth-plugins implements it over
 /// legacy (on-disk) and managed plugins.
 #[async_trait]
-pub trait PluginResolver<T: ?Sized>: Send + Sync {
+pub trait PluginResolver<T: ?Sized + Send + Sync>: Send + Sync {
     /// The plugin named `name` as a driver, activated if need be; `Ok(None)`
     /// when no plugin of this kind has that name.
     async fn resolve(&self, name: &str) -> Result<Option<Arc<T>>>;
     /// The names of the plugins of this kind that are up now (for `/info`
     /// and for listings that ask every driver).
     fn active(&self) -> Vec<String>;
+    /// Like [`resolve`](Self::resolve), but a plugin that is not there or
+    /// not answering yet is waited for, up to `bound` (one starting after
+    /// the daemon). The default does not wait.
+    async fn resolve_within(&self, name: &str, bound: Duration) -> Result<Option<Arc<T>>> {
+        let _ = bound;
+        self.resolve(name).await
+    }
+    /// The name the plugin `name` is shown as (a managed plugin's `x` is
+    /// `x:latest`).
+    fn canonical(&self, name: &str) -> String {
+        name.to_string()
+    }
+    /// Every plugin of this kind a listing asks (dockerd's `volume ls`
+    /// asks plugins that are not active yet too), without waiting for any.
+    /// The default: the active ones.
+    async fn survey(&self) -> Survey<T> {
+        let mut s = Survey::default();
+        for n in self.active() {
+            match self.resolve(&n).await {
+                Ok(Some(d)) => s.drivers.push((n, d)),
+                Ok(None) => {}
+                Err(e) => s.unavailable.push((n, e)),
+            }
+        }
+        s
+    }
+}
+
+/// Every driver of a kind a listing asks, by the name each is shown as,
+/// and the ones that should have answered and could not.
+pub struct Survey<T: ?Sized> {
+    pub drivers: Vec<(String, Arc<T>)>,
+    /// (name, why) of each plugin a listing must warn about.
+    pub unavailable: Vec<(String, Error)>,
+}
+
+impl<T: ?Sized> Default for Survey<T> {
+    fn default() -> Self {
+        Survey {
+            drivers: Vec::new(),
+            unavailable: Vec::new(),
+        }
+    }
 }
 
 /// The drivers of one kind: built-ins in the order they registered, then
 /// the plugin resolver.
-pub struct DriverRegistry<T: ?Sized> {
+pub struct DriverRegistry<T: ?Sized + Send + Sync> {
     kind: DriverKind,
     builtins: RwLock<Vec<(String, Arc<T>)>>,
     default: RwLock<Option<String>>,
@@ -189,11 +233,7 @@ impl<T: ?Sized + Send + Sync> DriverRegistry<T> {
     /// The driver named `name` (empty: the default): a built-in first,
     /// then a plugin. Nothing by that name is dockerd's "not found".
     pub async fn get(&self, name: &str) -> Result<Arc<T>> {
-        let name = if name.is_empty() {
-            self.default_name()
-        } else {
-            name.to_string()
-        };
+        let name = self.name_or_default(name);
         if let Some(d) = self.builtin(&name) {
             return Ok(d);
         }
@@ -207,7 +247,65 @@ impl<T: ?Sized + Send + Sync> DriverRegistry<T> {
     }
 }
 
-impl<T: ?Sized> std::fmt::Debug for DriverRegistry<T> {
+impl<T: ?Sized + Send + Sync> DriverRegistry<T> {
+    fn name_or_default(&self, name: &str) -> String {
+        if name.is_empty() {
+            self.default_name()
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// Like [`get`](Self::get), but a plugin is waited for, up to `bound`,
+    /// if it is not up yet (a built-in never is waited for).
+    pub async fn wait_for(&self, name: &str, bound: Duration) -> Result<Arc<T>> {
+        let name = self.name_or_default(name);
+        if let Some(d) = self.builtin(&name) {
+            return Ok(d);
+        }
+        match self.resolver() {
+            Some(p) => p
+                .resolve_within(&name, bound)
+                .await?
+                .ok_or_else(|| self.kind.not_found(&name)),
+            None => Err(self.kind.not_found(&name)),
+        }
+    }
+
+    /// The name `name` is shown as: the default's for an empty one, a
+    /// built-in's own, else what the plugin resolver says.
+    pub fn canonical(&self, name: &str) -> String {
+        let name = self.name_or_default(name);
+        if self.is_builtin(&name) {
+            return name;
+        }
+        match self.resolver() {
+            Some(p) => p.canonical(&name),
+            None => name,
+        }
+    }
+
+    /// Every driver a listing asks: the built-ins in order, then the
+    /// plugins the resolver surveys, each name once.
+    pub async fn survey(&self) -> Survey<T> {
+        let mut s = Survey {
+            drivers: self.builtins(),
+            unavailable: Vec::new(),
+        };
+        if let Some(p) = self.resolver() {
+            let found = p.survey().await;
+            for (n, d) in found.drivers {
+                if !s.drivers.iter().any(|(m, _)| *m == n) {
+                    s.drivers.push((n, d));
+                }
+            }
+            s.unavailable = found.unavailable;
+        }
+        s
+    }
+}
+
+impl<T: ?Sized + Send + Sync> std::fmt::Debug for DriverRegistry<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<String> = self
             .builtins
@@ -293,6 +391,30 @@ mod tests {
             e.message,
             "error looking up volume plugin asdf: plugin \"asdf\" not found"
         );
+    }
+
+    #[tokio::test]
+    async fn survey_and_canonical_names_go_built_ins_first() {
+        let (r, _) = reg();
+        let s = r.survey().await;
+        let names: Vec<&str> = s.drivers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["bridge", "host", "plug"]);
+        assert_eq!(s.drivers[2].1.who(), "plugin");
+        assert!(s.unavailable.is_empty());
+        assert_eq!(r.canonical(""), "bridge");
+        assert_eq!(r.canonical("plug"), "plug");
+        assert_eq!(
+            r.wait_for("host", Duration::from_secs(1))
+                .await
+                .unwrap()
+                .who(),
+            "host"
+        );
+        assert_eq!(
+            r.wait_for("plug", Duration::ZERO).await.unwrap().who(),
+            "plugin"
+        );
+        assert!(r.wait_for("asdf", Duration::ZERO).await.is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! code lives here.
 
 pub mod atomic;
+pub mod authz;
 pub mod containers;
 pub mod drivers;
 pub mod events;

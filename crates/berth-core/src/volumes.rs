@@ -59,4 +59,12 @@ pub trait VolumeDriver: Send + Sync {
     async fn get(&self, name: &str) -> Result<DriverVolume>;
     async fn list(&self) -> Result<Vec<DriverVolume>>;
     async fn scope(&self) -> Result<Scope>;
+    /// Where volume `name`'s data lives on the host, when the driver keeps
+    /// it in a place berth knows without asking (the built-in `local`
+    /// driver's directory); `None` for a driver that must be asked (a
+    /// plugin), the default.
+    fn host_data(&self, name: &str) -> Option<PathBuf> {
+        let _ = name;
+        None
+    }
 }

@@ -4,13 +4,15 @@
 //! The filesystem is mounted on the first `mount` ID and unmounted after the last.
 
 use async_trait::async_trait;
+use berth_core::drivers::DriverRegistry;
 use berth_core::volumes::{DriverVolume, Scope, VolumeDriver};
 use berth_types::{Error, Result};
 use nix::mount::{MntFlags, MsFlags};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+/// The one place the built-in's name is spelled: its registration.
 pub const LOCAL: &str = "local";
 const OPTS_FILE: &str = "opts.json";
 
@@ -146,6 +148,12 @@ fn unescape_mountinfo(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Registers the `local` driver, its volumes under `root`, as a built-in
+/// of `registry` (the first, so the default of an empty driver name).
+pub fn register(registry: &DriverRegistry<dyn VolumeDriver>, root: &Path) -> Result<()> {
+    registry.register(LOCAL, Arc::new(LocalDriver::new(root)?))
 }
 
 pub struct LocalDriver {
@@ -308,6 +316,10 @@ impl VolumeDriver for LocalDriver {
 
     async fn scope(&self) -> Result<Scope> {
         Ok(Scope::Local)
+    }
+
+    fn host_data(&self, name: &str) -> Option<PathBuf> {
+        Some(self.data_path(name))
     }
 }
 

@@ -1,45 +1,19 @@
-//! A shared conformance suite run against the local driver and a plugin
-//! proxy talking to an SDK plugin; fake plugins that hang, die mid-call or
+//! The testkit's volume conformance suite run against the built-in local
+//! driver (as the volume store registers it), and through the proxy against
+//! an SDK plugin and a plugin in Python's standard library; fake plugins that hang, die mid-call or
 //! answer garbage must cost the caller a clear error within seconds.
 
 use berth_core::volumes::VolumeDriver;
 use berth_plugin_sdk::*;
 use berth_plugins::{
-    ClientOptions, Discovery, LocalDriver, Registry, RegistryOptions, VolumePluginDriver,
+    ClientOptions, Discovery, Registry, RegistryOptions, VolumePluginDriver, VolumeStore,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-async fn conformance(d: &dyn VolumeDriver, check_remove: bool) {
-    let none = BTreeMap::new();
-    d.create("conf-a", &none).await.unwrap();
-    d.create("conf-a", &none).await.unwrap(); // idempotent
-    let p = d.mount("conf-a", "c1").await.unwrap();
-    std::fs::write(p.join("f"), b"data").unwrap();
-    let p2 = d.mount("conf-a", "c2").await.unwrap();
-    assert_eq!(std::fs::read(p2.join("f")).unwrap(), b"data");
-    assert_eq!(d.path("conf-a").await.unwrap(), p.display().to_string());
-    let g = d.get("conf-a").await.unwrap();
-    assert_eq!(g.name, "conf-a");
-    assert!(d.get("conf-missing").await.is_err());
-    assert!(d.mount("conf-missing", "c1").await.is_err());
-    let names: Vec<String> = d
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
-    assert!(names.contains(&"conf-a".to_string()), "{names:?}");
-    d.unmount("conf-a", "c1").await.unwrap();
-    d.unmount("conf-a", "c2").await.unwrap();
-    if check_remove {
-        d.remove("conf-a").await.unwrap();
-        assert!(d.get("conf-a").await.is_err());
-    }
-}
+use berth_testkit::suites::volume::{self as suite, Checks};
 
 struct SdkDir(PathBuf);
 
@@ -107,8 +81,50 @@ fn registry(sockets: PathBuf) -> Registry {
 #[tokio::test]
 async fn local_driver_passes_conformance() {
     let t = tempfile::tempdir().unwrap();
-    let d = LocalDriver::new(t.path()).unwrap();
-    conformance(&d, true).await;
+    let store = VolumeStore::open(
+        t.path().join("volumes"),
+        Arc::new(registry(t.path().join("run"))),
+        Arc::new(berth_core::events::RecordingSink::default()),
+    )
+    .unwrap();
+    // The default driver is the built-in the store registered.
+    let d = store.drivers().get("").await.unwrap();
+    assert_eq!(d.name(), "local");
+    assert!(store.drivers().is_builtin(d.name()));
+    suite::run(d.as_ref(), Checks::default()).await;
+    assert!(d.host_data("conf-a").is_some());
+}
+
+#[tokio::test]
+async fn python_plugin_passes_conformance_through_the_proxy() {
+    let t = tempfile::tempdir().unwrap();
+    let run = t.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let mut child = std::process::Command::new("python3")
+        .arg(suite::pyvol_script())
+        .arg(run.join("pyvol.sock"))
+        .arg(t.path().join("vols"))
+        .arg(t.path().join("calls.log"))
+        .spawn()
+        .unwrap();
+    let reg = Arc::new(registry(run));
+    let drivers = berth_core::drivers::DriverRegistry::<dyn VolumeDriver>::new(
+        berth_core::drivers::DriverKind::Volume,
+    );
+    drivers.set_plugins(berth_plugins::VolumePlugins::new(reg.clone()));
+    // Found through the registry's resolver, waited for while it starts.
+    let d = drivers
+        .wait_for("pyvol", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(d.name(), "pyvol");
+    assert_eq!(d.scope().await.unwrap(), berth_core::volumes::Scope::Global);
+    suite::run(d.as_ref(), Checks::default()).await;
+    let log = std::fs::read_to_string(t.path().join("calls.log")).unwrap();
+    assert!(log.contains("VolumeDriver.Remove"), "{log}");
+    assert_eq!(drivers.names(), ["pyvol"]);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[tokio::test]
@@ -130,7 +146,7 @@ async fn sdk_plugin_passes_conformance_through_the_proxy() {
         .unwrap();
     let d = VolumePluginDriver::new(p);
     assert_eq!(d.scope().await.unwrap(), berth_core::volumes::Scope::Global);
-    conformance(&d, true).await;
+    suite::run(&d, Checks::default()).await;
     assert_eq!(reg.activated("VolumeDriver"), vec!["sdkdir"]);
 }
 

@@ -865,3 +865,34 @@ fn the_tls_client_certificate_names_the_user() {
     assert!(seen[1].get("User").is_none(), "{}", seen[1]);
     assert!(seen[1].get("RequestPeerCertificates").is_none());
 }
+
+/// The testkit's authorization conformance suite, through a daemon whose
+/// chain is one plugin: an SDK plugin (served from this process) and a
+/// plugin in Python's standard library.
+#[test]
+fn the_authz_suite_passes_with_an_sdk_and_a_python_plugin() {
+    use berth_testkit::suites::authz as suite;
+    let (sdk, socket) = Plugin::names("suite-sdk");
+    suite::serve_sdk(&socket);
+    let d = TestDaemon::start(BIN, &["--authorization-plugin", &sdk]);
+    suite::run(&d, &sdk);
+    drop(d);
+    let _ = std::fs::remove_file(&socket);
+
+    let (py, socket) = Plugin::names("suite-py");
+    let s = socket.clone();
+    let spawn = move || {
+        let mut c = Command::new("python3");
+        c.arg(suite::python_script()).arg(&s);
+        berth_testkit::daemon::spawn_tied_to_process(c).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _p = Plugin::start(
+        py.clone(),
+        dir.path().join("none.log"),
+        socket,
+        Box::new(spawn),
+    );
+    let d = TestDaemon::start(BIN, &["--authorization-plugin", &py]);
+    suite::run(&d, &py);
+}

@@ -553,7 +553,7 @@ fn pyvol(name: &str, root: &Path, log: &Path, mode: &str) -> PluginProc {
 /// The Python plugin serving on `sock`, wherever that is.
 fn pyvol_at(sock: &Path, root: &Path, log: &Path, mode: &str) -> PluginProc {
     let _ = std::fs::remove_file(sock);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pyvol.py");
+    let script = berth_testkit::suites::volume::pyvol_script();
     let child = berth_testkit::daemon::spawn_tied_to_process({
         let mut c = Command::new("python3");
         c.arg(script).arg(sock).arg(root).arg(log).arg(mode);
@@ -1041,4 +1041,32 @@ fn volumes_only_a_plugin_knows_are_listed_inspected_used_and_removed() {
     assert_eq!(removed, [v1.clone(), v2.clone()]);
     let names = volume_names(d);
     assert!(!names.contains(&v1) && !names.contains(&v2), "{names:?}");
+}
+
+/// The testkit's volume conformance suite, by driver, through a plugin
+/// proxy the daemon's own code does not share: the SDK's no-remove sample
+/// (which refuses Remove) checked directly on its socket.
+#[test]
+fn the_volume_suite_passes_against_the_sdk_sample_plugin() {
+    let name = plugin_name("suite-nr");
+    let root = tempfile::tempdir().unwrap();
+    let p = no_remove(&name, root.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let reg = berth_plugins::Registry::new(
+            berth_plugins::Discovery::new(vec![p.sock.parent().unwrap().to_path_buf()], vec![]),
+            Default::default(),
+        );
+        let plugin = reg.get(&name, "VolumeDriver").await.unwrap();
+        let d = berth_plugins::VolumePluginDriver::new(plugin);
+        berth_testkit::suites::volume::run(
+            &d,
+            berth_testkit::suites::volume::Checks { remove: false },
+        )
+        .await;
+    });
+    assert!(
+        root.path().join("conf-a").is_dir(),
+        "the plugin never created it"
+    );
 }

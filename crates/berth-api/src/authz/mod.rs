@@ -49,6 +49,8 @@ use crate::serve::ConnInfo;
 use axum::body::{Body, HttpBody};
 use axum::http::request::Parts;
 use axum::http::{Request, Response, StatusCode};
+use berth_core::authz::AuthzDriver;
+use berth_core::drivers::DriverRegistry;
 use berth_types::authz::{self, AUTHZ_REQ, AUTHZ_RES};
 use berth_types::{Error, ErrorKind};
 use body::{drain, normalize_framing, read_body};
@@ -60,32 +62,39 @@ use std::sync::{Arc, RwLock};
 /// dockerd's 1 MiB.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// Calls one authorization plugin by name.
-#[async_trait::async_trait]
-pub trait AuthzCaller: Send + Sync + 'static {
-    /// Calls `method` ([`AUTHZ_REQ`] or [`AUTHZ_RES`]) of plugin `plugin`.
-    /// `Err` is any failure to get a well-formed answer, with its reason.
-    async fn call(
-        &self,
-        plugin: &str,
-        method: &str,
-        req: &authz::Request,
-    ) -> Result<authz::Response, String>;
-}
+/// The authorization drivers the chain's names are looked up in.
+pub type AuthzDrivers = DriverRegistry<dyn AuthzDriver>;
 
 /// The chain of authorization plugins, shared between the API and whoever
-/// changes it (configuration reload, managed plugins).
+/// changes it (configuration reload, managed plugins). Each name is looked
+/// up, per call, in the registry of authorization drivers.
 pub struct Authz {
     plugins: RwLock<Arc<[String]>>,
-    caller: Arc<dyn AuthzCaller>,
+    drivers: Arc<AuthzDrivers>,
 }
 
 impl Authz {
-    pub fn new(caller: Arc<dyn AuthzCaller>, plugins: Vec<String>) -> Arc<Authz> {
+    pub fn new(drivers: Arc<AuthzDrivers>, plugins: Vec<String>) -> Arc<Authz> {
         Arc::new(Authz {
             plugins: RwLock::new(plugins.into()),
-            caller,
+            drivers,
         })
+    }
+
+    /// Calls `method` ([`AUTHZ_REQ`] or [`AUTHZ_RES`]) of the driver
+    /// `name`. `Err` is any failure to get a well-formed answer.
+    async fn call(
+        &self,
+        name: &str,
+        method: &str,
+        req: &authz::Request,
+    ) -> berth_types::Result<authz::Response> {
+        let d = self.drivers.get(name).await?;
+        if method == AUTHZ_RES {
+            d.authz_res(req).await
+        } else {
+            d.authz_req(req).await
+        }
     }
 
     /// Replaces the chain; requests that start afterwards use the new one.
@@ -230,7 +239,7 @@ impl Authz {
         for name in chain {
             let forbidden =
                 |message: String| error_response(&Error::new(ErrorKind::Forbidden, message));
-            match self.caller.call(name, method, areq).await {
+            match self.call(name, method, areq).await {
                 Ok(r) if r.allow => {}
                 Ok(r) => {
                     return Err(forbidden(format!(
@@ -291,25 +300,60 @@ mod tests {
     type Rule = dyn Fn(&str, &authz::Request) -> Result<authz::Response, String> + Send + Sync;
     type Handled = Arc<Mutex<Vec<Vec<u8>>>>;
 
-    /// A plugin in the same process: answers by a rule, records what it saw.
+    /// Plugins in the same process: each answers by a rule and records
+    /// what it saw; found through the registry's plugin resolver.
     struct Fake {
         seen: Mutex<Vec<(String, authz::Request)>>,
         rule: Box<Rule>,
     }
 
-    #[async_trait::async_trait]
-    impl AuthzCaller for Fake {
-        async fn call(
+    struct FakeDriver {
+        name: String,
+        fake: Arc<Fake>,
+    }
+
+    impl FakeDriver {
+        fn answer(
             &self,
-            plugin: &str,
             method: &str,
             req: &authz::Request,
-        ) -> Result<authz::Response, String> {
-            self.seen
+        ) -> berth_types::Result<authz::Response> {
+            self.fake
+                .seen
                 .lock()
                 .unwrap()
-                .push((format!("{plugin} {method}"), req.clone()));
-            (self.rule)(plugin, req)
+                .push((format!("{} {method}", self.name), req.clone()));
+            (self.fake.rule)(&self.name, req).map_err(Error::internal)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl AuthzDriver for FakeDriver {
+        fn name(&self) -> &str {
+            &self.name
+        }
+        async fn authz_req(&self, req: &authz::Request) -> berth_types::Result<authz::Response> {
+            self.answer(AUTHZ_REQ, req)
+        }
+        async fn authz_res(&self, req: &authz::Request) -> berth_types::Result<authz::Response> {
+            self.answer(AUTHZ_RES, req)
+        }
+    }
+
+    struct FakePlugins(Arc<Fake>);
+
+    #[async_trait::async_trait]
+    impl berth_core::drivers::PluginResolver<dyn AuthzDriver> for FakePlugins {
+        async fn resolve(&self, name: &str) -> berth_types::Result<Option<Arc<dyn AuthzDriver>>> {
+            Ok(["one", "two"].contains(&name).then(|| {
+                Arc::new(FakeDriver {
+                    name: name.to_string(),
+                    fake: self.0.clone(),
+                }) as Arc<dyn AuthzDriver>
+            }))
+        }
+        fn active(&self) -> Vec<String> {
+            vec![]
         }
     }
 
@@ -334,7 +378,9 @@ mod tests {
             seen: Mutex::new(Vec::new()),
             rule: Box::new(rule),
         });
-        let authz = Authz::new(fake.clone(), vec!["one".into(), "two".into()]);
+        let drivers = AuthzDrivers::new(berth_core::drivers::DriverKind::Authz);
+        drivers.set_plugins(Arc::new(FakePlugins(fake.clone())));
+        let authz = Authz::new(Arc::new(drivers), vec!["one".into(), "two".into()]);
         (App::new(routes).with_authz(authz), fake, handled)
     }
 
@@ -477,6 +523,25 @@ mod tests {
         let seen = fake.seen.lock().unwrap();
         let uris: Vec<&str> = seen.iter().map(|(_, r)| r.request_uri.as_str()).collect();
         assert_eq!(uris, ["/_ping", "/v1.44/_ping"]);
+    }
+
+    #[tokio::test]
+    async fn a_plugin_no_one_has_denies_with_the_registrys_message() {
+        let (app, fake, handled) = app(|_, _| Ok(authz::Response::allow()));
+        app.authz()
+            .unwrap()
+            .set_plugins(vec!["one".into(), "gone".into()]);
+        let req = Request::post("/echo").body(Body::from("x")).unwrap();
+        let (st, body) = send(&app, req).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        assert!(
+            body.contains(
+                r#"plugin gone failed with error: AuthZPlugin.AuthZReq: plugin \"gone\" not found"#
+            ),
+            "{body}"
+        );
+        assert_eq!(fake.seen.lock().unwrap().len(), 1);
+        assert!(handled.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -1,17 +1,17 @@
-//! Which volume driver serves a volume. A name resolves to the local
-//! driver or a volume plugin (a managed plugin's `x` and `x:latest` are one
-//! plugin, shown as `x:latest`); listing, and looking for a volume berth
-//! holds no record of, ask every driver dockerd would ask: `local`, every
-//! enabled managed volume plugin, and every legacy plugin on disk that
-//! answers `Plugin.Activate` at once and implements `VolumeDriver`.
+//! Which volume driver serves a volume, through the store's
+//! [`DriverRegistry`](berth_core::drivers::DriverRegistry): a name resolves
+//! to a built-in or a volume plugin (a managed plugin's `x` and `x:latest`
+//! are one plugin, shown as `x:latest`); listing, and looking for a volume
+//! berth holds no record of, ask every driver dockerd would ask: the
+//! built-ins, every enabled managed volume plugin, and every legacy plugin
+//! on disk that answers `Plugin.Activate` at once and implements
+//! `VolumeDriver`.
 
-use super::{plugin_error, VolumeStore};
-use crate::local::LOCAL;
-use crate::volume_proxy::VolumePluginDriver;
+use super::VolumeStore;
 use berth_core::volumes::{DriverVolume, Scope, VolumeDriver};
-use berth_types::volume::{subsystem, Volume};
+use berth_types::volume::Volume;
 use berth_types::{Error, Result};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,66 +26,28 @@ pub(super) struct DriverSet {
 }
 
 impl VolumeStore {
-    /// Volume drivers for `/info` `Plugins.Volume`: `local`, then every
-    /// activated volume plugin.
+    /// Volume drivers for `/info` `Plugins.Volume`: the built-ins, then
+    /// every activated volume plugin.
     pub fn driver_names(&self) -> Vec<String> {
-        let mut v = vec![LOCAL.to_string()];
-        v.extend(self.registry.activated(subsystem::VOLUME));
-        v
+        self.drivers.names()
     }
 
-    /// The driver named `name`: the local driver or a volume plugin,
-    /// activated on first use. An unknown name fails at once.
+    /// The driver named `name` (empty: the default): a built-in or a
+    /// volume plugin, activated on first use. An unknown name fails at once.
     pub async fn driver(&self, name: &str) -> Result<Arc<dyn VolumeDriver>> {
-        if name.is_empty() || name == LOCAL {
-            return Ok(self.local.clone());
-        }
-        let plugin = self
-            .registry
-            .get(name, subsystem::VOLUME)
-            .await
-            .map_err(|e| match e {
-                crate::Error::NotFound(n) => Error::not_found(format!(
-                    "error looking up volume plugin {n}: plugin \"{n}\" not found"
-                )),
-                e => e.into(),
-            })?;
-        Ok(self.proxy(plugin))
-    }
-
-    fn proxy(&self, plugin: Arc<crate::registry::Plugin>) -> Arc<dyn VolumeDriver> {
-        let mut px = self.proxies.lock().unwrap();
-        let name = plugin.name().to_string();
-        let p = px
-            .entry(name)
-            .or_insert_with(|| Arc::new(VolumePluginDriver::new(plugin.clone())));
-        if !p.is_for(&plugin) {
-            *p = Arc::new(VolumePluginDriver::new(plugin));
-        }
-        p.clone()
+        self.drivers.get(name).await
     }
 
     /// Waits, up to `bound`, for the volume driver `name` to be up (a
     /// plugin starting after berthd). Never blocks other callers.
     pub async fn wait_for_driver(&self, name: &str, bound: Duration) -> Result<()> {
-        if name.is_empty() || name == LOCAL {
-            return Ok(());
-        }
-        let p = self
-            .registry
-            .wait_for(name, subsystem::VOLUME, bound)
-            .await?;
-        self.proxy(p);
-        Ok(())
+        self.drivers.wait_for(name, bound).await.map(|_| ())
     }
 
-    /// The name the driver `name` is shown as: `local` for none, a managed
-    /// plugin's full name for its bare one.
+    /// The name the driver `name` is shown as: the default's for none, a
+    /// managed plugin's full name for its bare one.
     pub(super) fn canonical_driver(&self, name: &str) -> String {
-        if name.is_empty() {
-            return LOCAL.to_string();
-        }
-        self.registry.canonical(name)
+        self.drivers.canonical(name)
     }
 
     /// Whether two spellings name one driver (`x`, `x:latest`), also while
@@ -95,52 +57,20 @@ impl VolumeStore {
         a == b || without_latest(&a) == without_latest(&b)
     }
 
-    /// Every driver dockerd asks in `volume ls`: local first, then enabled
-    /// managed volume plugins, then legacy ones on disk (activated without
-    /// waiting; one that does not answer, or is no volume plugin, is
-    /// skipped as dockerd skips it). Each plugin once, by its shown name.
+    /// Every driver dockerd asks in `volume ls`: the built-ins first, then
+    /// the volume plugins the registry's resolver surveys (see
+    /// [`VolumePlugins`](crate::resolver::VolumePlugins)); a managed plugin
+    /// that does not answer is a warning.
     pub(super) async fn all_drivers(&self) -> DriverSet {
-        let managed: BTreeSet<String> = self
-            .registry
-            .managed_for(subsystem::VOLUME)
-            .into_iter()
-            .collect();
-        let mut legacy: BTreeSet<String> =
-            self.registry.discovery().scan_names().into_iter().collect();
-        legacy.extend(self.registry.activated(subsystem::VOLUME));
-        let names: Vec<(String, bool)> = managed
-            .iter()
-            .map(|n| (n.clone(), true))
-            .chain(
-                legacy
-                    .into_iter()
-                    .filter(|n| !managed.contains(n))
-                    .map(|n| (n, false)),
-            )
-            .collect();
-        let found = futures_util::future::join_all(names.into_iter().map(|(n, m)| async move {
-            let r = self.registry.get_now(&n, subsystem::VOLUME).await;
-            (n, m, r)
-        }))
-        .await;
-        let mut set = DriverSet {
-            drivers: vec![self.local.clone() as Arc<dyn VolumeDriver>],
-            warnings: Vec::new(),
-        };
-        let mut seen = BTreeSet::from([LOCAL.to_string()]);
-        for (name, is_managed, r) in found {
-            match r {
-                Ok(p) => {
-                    if seen.insert(p.name().to_string()) {
-                        set.drivers.push(self.proxy(p));
-                    }
-                }
-                Err(e) if is_managed => set.warnings.push(format!("list {name}: {e}")),
-                Err(crate::Error::NotImplements(..)) => {}
-                Err(e) => tracing::debug!("volume ls: skipping plugin {name}: {e}"),
-            }
+        let s = self.drivers.survey().await;
+        DriverSet {
+            drivers: s.drivers.into_iter().map(|(_, d)| d).collect(),
+            warnings: s
+                .unavailable
+                .into_iter()
+                .map(|(n, e)| format!("list {n}: {e}"))
+                .collect(),
         }
-        set
     }
 
     /// Asks every driver for volume `name`, which berth holds no record
@@ -160,8 +90,8 @@ impl VolumeStore {
 
     /// The driver a volume berth has no record of goes to, and whether that
     /// driver has it already (dockerd asks `Get` before `Create`). With no
-    /// driver named, every driver is asked for the name; `local` if none
-    /// has it.
+    /// driver named, every driver is asked for the name; the default
+    /// driver if none has it.
     pub(super) async fn driver_for_new(
         &self,
         name: &str,
@@ -174,7 +104,7 @@ impl VolumeStore {
         if driver.is_empty() {
             return Ok(match self.find_in_drivers(name).await {
                 Some((d, _)) => (d, true),
-                None => (self.local.clone(), false),
+                None => (self.drivers.get("").await?, false),
             });
         }
         let d = self.driver(driver).await?;
@@ -193,7 +123,7 @@ impl VolumeStore {
         };
         if let Err(e) = d.remove(name).await {
             if !force {
-                return Err(plugin_error(d.name(), "remove", name, e));
+                return Err(self.driver_error(d.name(), "remove", name, e));
             }
             tracing::warn!("force-removing volume {name}: driver error ignored: {e}");
         }

@@ -2,7 +2,6 @@
 //! driver lists, as dockerd merges them.
 
 use super::{drivers, Record, VolumeStore};
-use crate::local::LOCAL;
 use berth_core::Filters;
 use berth_types::volume::Volume;
 use berth_types::Result;
@@ -47,7 +46,10 @@ impl VolumeStore {
                     // A volume berth knows stays as berth knows it; another
                     // driver's volume of the same name is left out (dockerd).
                     Some((v, _)) => {
-                        if v.driver == d.name() && v.driver != LOCAL && !dv.mountpoint.is_empty() {
+                        if v.driver == d.name()
+                            && d.host_data(&dv.name).is_none()
+                            && !dv.mountpoint.is_empty()
+                        {
                             v.mountpoint = dv.mountpoint;
                         }
                     }

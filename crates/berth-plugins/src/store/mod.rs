@@ -8,10 +8,11 @@
 mod drivers;
 mod listing;
 
-use crate::local::{LocalDriver, LOCAL};
 use crate::registry::Registry;
-use crate::volume_proxy::VolumePluginDriver;
+use crate::resolver::VolumePlugins;
+use berth_core::drivers::{DriverKind, DriverRegistry};
 use berth_core::events::EventSink;
+use berth_core::volumes::{Scope, VolumeDriver};
 use berth_core::Filters;
 use berth_types::volume::Volume;
 use berth_types::{Error, ErrorKind, EventType, Result};
@@ -56,7 +57,7 @@ struct Record {
 pub struct CreateOptions {
     /// Empty: an anonymous volume with a generated name.
     pub name: String,
-    /// Empty: `local`.
+    /// Empty: the default driver (the built-in registered first).
     pub driver: String,
     pub driver_opts: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
@@ -65,12 +66,12 @@ pub struct CreateOptions {
 pub struct VolumeStore {
     root: PathBuf,
     meta: PathBuf,
-    local: Arc<LocalDriver>,
+    /// Built-ins (`local`) first, then volume plugins, by name.
+    drivers: DriverRegistry<dyn VolumeDriver>,
     registry: Arc<Registry>,
     events: Arc<dyn EventSink>,
     records: Mutex<BTreeMap<String, Record>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    proxies: Mutex<HashMap<String, Arc<VolumePluginDriver>>>,
 }
 
 /// dockerd's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
@@ -128,7 +129,9 @@ impl VolumeStore {
         let root = root.into();
         let meta = root.join("_meta");
         std::fs::create_dir_all(&meta)?;
-        let local = Arc::new(LocalDriver::new(&root)?);
+        let drivers = DriverRegistry::<dyn VolumeDriver>::new(DriverKind::Volume);
+        crate::local::register(&drivers, &root)?;
+        drivers.set_plugins(VolumePlugins::new(registry.clone()));
         let mut records = BTreeMap::new();
         for e in std::fs::read_dir(&meta)?.flatten() {
             let p = e.path();
@@ -148,12 +151,11 @@ impl VolumeStore {
         Ok(Arc::new(VolumeStore {
             root,
             meta,
-            local,
+            drivers,
             registry,
             events,
             records: Mutex::new(records),
             locks: Mutex::new(HashMap::new()),
-            proxies: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -163,6 +165,17 @@ impl VolumeStore {
 
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
+    }
+
+    /// The volume drivers, built-in and plugins, by name.
+    pub fn drivers(&self) -> &DriverRegistry<dyn VolumeDriver> {
+        &self.drivers
+    }
+
+    /// Where a volume's data is on the host, when its driver (a built-in)
+    /// says without being asked.
+    fn host_data(&self, r: &Record) -> Option<PathBuf> {
+        self.drivers.builtin(&r.driver)?.host_data(&r.name)
     }
 
     /// The volumes whose driver `is_driver` accepts (a plugin refusing to
@@ -215,10 +228,9 @@ impl VolumeStore {
     }
 
     fn to_volume(&self, r: &Record) -> Volume {
-        let mountpoint = if r.driver == LOCAL {
-            self.local.data_path(&r.name).display().to_string()
-        } else {
-            r.mountpoint.clone()
+        let mountpoint = match self.host_data(r) {
+            Some(p) => p.display().to_string(),
+            None => r.mountpoint.clone(),
         };
         Volume {
             name: r.name.clone(),
@@ -228,7 +240,7 @@ impl VolumeStore {
             status: None,
             labels: r.labels.clone(),
             scope: if r.scope.is_empty() {
-                "local".into()
+                Scope::default().as_str().into()
             } else {
                 r.scope.clone()
             },
@@ -278,14 +290,14 @@ impl VolumeStore {
             driver
                 .create(&name, &opts.driver_opts)
                 .await
-                .map_err(|e| plugin_error(&driver_name, "create", &name, e))?;
+                .map_err(|e| self.driver_error(&driver_name, "create", &name, e))?;
         }
-        let scope = driver.scope().await.map(|s| s.as_str()).unwrap_or("local");
+        let scope = driver.scope().await.unwrap_or_default().as_str();
         let mut labels = opts.labels;
         if anonymous {
             labels.insert(ANONYMOUS_LABEL.into(), String::new());
         }
-        let mountpoint = if driver_name == LOCAL {
+        let mountpoint = if driver.host_data(&name).is_some() {
             String::new()
         } else {
             driver.path(&name).await.unwrap_or_default()
@@ -329,7 +341,7 @@ impl VolumeStore {
             return Ok(drivers::foreign_volume(d.name(), dv, scope));
         };
         let mut v = self.to_volume(&r);
-        if r.driver != LOCAL {
+        if self.host_data(&r).is_none() {
             match self.driver(&r.driver).await {
                 Ok(d) => match d.get(name).await {
                     Ok(dv) => {
@@ -378,7 +390,7 @@ impl VolumeStore {
             Ok(d) => d
                 .remove(name)
                 .await
-                .map_err(|e| plugin_error(&r.driver, "remove", name, e)),
+                .map_err(|e| self.driver_error(&r.driver, "remove", name, e)),
             Err(e) => Err(Error::new(
                 e.kind,
                 format!(
@@ -418,11 +430,7 @@ impl VolumeStore {
             if filters.contains("label!") && filters.match_labels("label!", &r.labels) {
                 continue;
             }
-            let size = if r.driver == LOCAL {
-                dir_size(&self.local.data_path(&r.name))
-            } else {
-                0
-            };
+            let size = self.host_data(&r).map(|p| dir_size(&p)).unwrap_or(0);
             match self.remove(&r.name, false).await {
                 Ok(()) => {
                     deleted.push(r.name);
@@ -476,7 +484,7 @@ impl VolumeStore {
         let path = d
             .mount(name, container)
             .await
-            .map_err(|e| plugin_error(&r.driver, "mount", name, e))?;
+            .map_err(|e| self.driver_error(&r.driver, "mount", name, e))?;
         let p = path.display().to_string();
         self.update(name, |r| {
             r.refs.insert(container.to_string());
@@ -514,7 +522,7 @@ impl VolumeStore {
         let mut attrs = BTreeMap::new();
         attrs.insert("container".into(), container.to_string());
         self.emit("unmount", name, attrs, &r.driver);
-        res.map_err(|e| plugin_error(&r.driver, "unmount", name, e))
+        res.map_err(|e| self.driver_error(&r.driver, "unmount", name, e))
     }
 
     /// Names of the volumes `container` has mounted now.
@@ -562,19 +570,22 @@ impl VolumeStore {
     }
 }
 
-/// A driver's error, prefixed as dockerd prefixes it, keeping its kind.
-fn plugin_error(driver: &str, op: &str, name: &str, e: Error) -> Error {
-    if driver == LOCAL {
-        return e;
+impl VolumeStore {
+    /// A driver's error: a built-in's as it is, a plugin's prefixed as
+    /// dockerd prefixes it, keeping its kind.
+    fn driver_error(&self, driver: &str, op: &str, name: &str, e: Error) -> Error {
+        if self.drivers.is_builtin(driver) {
+            return e;
+        }
+        Error::new(
+            e.kind,
+            format!(
+                "{op} {name}: VolumeDriver.{}: {}",
+                capitalize(op),
+                e.message
+            ),
+        )
     }
-    Error::new(
-        e.kind,
-        format!(
-            "{op} {name}: VolumeDriver.{}: {}",
-            capitalize(op),
-            e.message
-        ),
-    )
 }
 
 fn capitalize(s: &str) -> String {
