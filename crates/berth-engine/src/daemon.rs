@@ -266,8 +266,7 @@ fn engine_id(data_root: &Path) -> Result<String> {
             return Ok(s.to_string());
         }
     }
-    let b: [u8; 16] = rand::random();
-    let h = hex_string(&b);
+    let h = berth_core::ids::random_hex(16);
     let id = format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],
@@ -279,8 +278,4 @@ fn engine_id(data_root: &Path) -> Result<String> {
     berth_core::atomic::write_atomic(&path, id.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(id)
-}
-
-fn hex_string(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -117,38 +117,7 @@ impl MountOpts {
     }
 }
 
-/// Whether `p` is a mount point, by the kernel's mount table: a bind mount
-/// of a directory on the same filesystem has the same device as its
-/// parent, so comparing devices is not enough.
-pub fn is_mountpoint(p: &Path) -> bool {
-    let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let target = p.to_string_lossy();
-    mi.lines()
-        .any(|l| l.split(' ').nth(4).map(unescape_mountinfo).as_deref() == Some(target.as_ref()))
-}
-
-/// Mount points in mountinfo escape space, tab, newline and backslash as
-/// octal (`\040`).
-fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+pub use berth_core::mountinfo::is_mountpoint;
 
 /// Registers the `local` driver, its volumes under `root`, as a built-in
 /// of `registry` (the first, so the default of an empty driver name).

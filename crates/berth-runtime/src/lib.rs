@@ -21,7 +21,6 @@ pub mod registry;
 pub mod seccomp;
 pub mod shim;
 pub mod spec;
-pub mod timefmt;
 
 pub use client::{AttachStreams, ExitStatus, ShimClient, ShimStatus};
 pub use logs::{LogEntry, LogOptions};

@@ -4,8 +4,8 @@
 //! `ID-json.log.1`, ... oldest last). The writer is synchronous (the shim has
 //! no async runtime); the reader is used by the daemon.
 
-use crate::timefmt;
 pub use berth_core::logs::{LogEntry, LogOptions};
+use berth_types::timestamp;
 use serde::Deserialize;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -64,7 +64,7 @@ pub fn render_entry(stream: &str, data: &[u8], nanos: i128, out: &mut String) {
     out.push_str("\",\"stream\":\"");
     out.push_str(stream);
     out.push_str("\",\"time\":\"");
-    timefmt::format_nanos_into(nanos, out);
+    timestamp::format_nanos_into(nanos, out);
     out.push_str("\"}\n");
 }
 
@@ -207,7 +207,7 @@ pub fn parse_line(line: &[u8]) -> Option<LogEntry> {
     Some(LogEntry {
         stream: raw.stream,
         log: raw.log.into_bytes(),
-        time: timefmt::parse_rfc3339_nanos(&raw.time)?,
+        time: timestamp::parse_nanos(&raw.time)?,
     })
 }
 
@@ -218,7 +218,7 @@ pub fn parse_api_time(s: &str) -> Option<Option<i128>> {
     if s.is_empty() || s == "0" {
         return Some(None);
     }
-    if let Some(n) = timefmt::parse_rfc3339_nanos(s) {
+    if let Some(n) = timestamp::parse_nanos(s) {
         return Some(Some(n));
     }
     let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
@@ -305,7 +305,7 @@ pub fn read_entries_limited(
 pub fn frame_entry(e: &LogEntry, timestamps: bool, tty: bool) -> Vec<u8> {
     let mut payload = Vec::with_capacity(e.log.len() + 40);
     if timestamps {
-        payload.extend_from_slice(timefmt::format_nanos(e.time).as_bytes());
+        payload.extend_from_slice(timestamp::format_nanos(e.time).as_bytes());
         payload.push(b' ');
     }
     payload.extend_from_slice(&e.log);

@@ -41,6 +41,11 @@ pub fn now() -> String {
     format_nanos(now_nanos())
 }
 
+/// The wall clock as RFC 3339 UTC in whole seconds (volumes' `CreatedAt`).
+pub fn now_seconds() -> String {
+    format_nanos(i128::from(now_unix()) * 1_000_000_000)
+}
+
 /// The wall clock in nanoseconds since the epoch.
 pub fn now_nanos() -> i128 {
     system_time_nanos(SystemTime::now())

@@ -55,7 +55,7 @@ impl Containers {
         let rec = ContainerRecord {
             id: id.clone(),
             name,
-            created: berth_runtime::timefmt::format_nanos(nanos),
+            created: berth_types::timestamp::format_nanos(nanos),
             created_nanos: nanos as i64,
             path: argv[0].clone(),
             args: argv[1..].to_vec(),

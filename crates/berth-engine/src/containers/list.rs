@@ -12,7 +12,7 @@ use berth_types::{Error, Result};
 /// "Up 5 seconds", "Exited (0) 3 minutes ago", "Created": dockerd's words.
 pub fn human_status(rec: &ContainerRecord, now_nanos: i64) -> String {
     let since = |rfc: &str| -> String {
-        let t = berth_runtime::timefmt::parse_rfc3339_nanos(rfc).unwrap_or(0) as i64;
+        let t = berth_types::timestamp::parse_nanos(rfc).unwrap_or(0) as i64;
         human_duration(((now_nanos - t).max(0) / 1_000_000_000) as u64)
     };
     match rec.state.status.as_str() {

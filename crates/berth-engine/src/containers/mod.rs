@@ -163,11 +163,11 @@ fn event_attributes(rec: &ContainerRecord) -> BTreeMap<String, String> {
 }
 
 pub fn now_nanos() -> i128 {
-    berth_runtime::timefmt::now_nanos()
+    berth_types::timestamp::now_nanos()
 }
 
 pub fn now_rfc3339() -> String {
-    berth_runtime::timefmt::format_nanos(now_nanos())
+    berth_types::timestamp::now()
 }
 
 /// `SIGTERM`, `TERM` or `15` as a signal number.

@@ -38,7 +38,7 @@ impl Containers {
     pub(super) async fn unmount_rootfs(&self, rec: &ContainerRecord) {
         let dir = self.rootfs_dir(&rec.id);
         let _ = tokio::task::spawn_blocking(move || {
-            if is_mountpoint(&dir) {
+            if berth_core::mountinfo::is_mountpoint(&dir) {
                 if let Err(e) = berth_image::snapshot::unmount_rootfs(&dir) {
                     tracing::warn!("unmounting {}: {e}", dir.display());
                     return;
@@ -71,7 +71,7 @@ impl Containers {
                 let rec = self.store.update(c, |r| {
                     r.apply(Move::Started);
                     r.state.pid = pid as i64;
-                    r.state.started_at = berth_runtime::timefmt::format_nanos(nanos);
+                    r.state.started_at = berth_types::timestamp::format_nanos(nanos);
                     r.state.exit_code = 0;
                     r.state.error.clear();
                     r.state.oom_killed = false;
@@ -183,7 +183,7 @@ impl Containers {
         let dir = rootfs.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
             std::fs::create_dir_all(&dir)?;
-            if !is_mountpoint(&dir) {
+            if !berth_core::mountinfo::is_mountpoint(&dir) {
                 berth_image::snapshot::mount_rootfs(&m, &dir)?;
             }
             Ok(())
@@ -463,13 +463,4 @@ fn lost() -> ExitStatus {
         finished_at: super::now_rfc3339(),
         oom_killed: false,
     }
-}
-
-fn is_mountpoint(dir: &std::path::Path) -> bool {
-    let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let target = dir.to_string_lossy();
-    mi.lines()
-        .any(|l| l.split_whitespace().nth(4) == Some(target.as_ref()))
 }

@@ -125,9 +125,7 @@ fn full_reference(name: &str) -> String {
         .unwrap_or_else(|_| name.to_string())
 }
 
-fn now_rfc3339() -> String {
-    crate::containers::now_rfc3339()
-}
+use berth_types::timestamp::now as now_rfc3339;
 
 fn not_found(name: &str) -> Error {
     Error::not_found(format!("plugin \"{name}\" not found"))
@@ -313,7 +311,7 @@ impl Plugins {
         }
         let tmp = self
             .root
-            .join(format!("tmp-{}", hex::encode(rand::random::<[u8; 8]>())));
+            .join(format!("tmp-{}", berth_core::ids::random_hex(8)));
         std::fs::create_dir_all(&tmp)?;
         let r = self.create_in(&name, input, &tmp);
         if r.is_err() {

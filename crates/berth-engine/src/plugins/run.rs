@@ -20,21 +20,12 @@ pub fn propagated_dir(plugin_dir: &Path) -> PathBuf {
     plugin_dir.join("propagated-mount")
 }
 
-fn is_mountpoint(dir: &Path) -> bool {
-    let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let target = dir.to_string_lossy();
-    mi.lines()
-        .any(|l| l.split_whitespace().nth(4) == Some(target.as_ref()))
-}
-
 /// Makes `dir` a shared mount point on the host, so mounts the plugin makes
 /// under its PropagatedMount show up there.
 fn make_shared(dir: &Path) -> Result<()> {
     use nix::mount::{mount, MsFlags};
     std::fs::create_dir_all(dir)?;
-    if !is_mountpoint(dir) {
+    if !berth_core::mountinfo::is_mountpoint(dir) {
         mount(
             Some(dir),
             dir,
@@ -58,7 +49,7 @@ fn make_shared(dir: &Path) -> Result<()> {
 /// Undoes [`make_shared`] (before the plugin's directory is removed).
 pub fn unmount_propagated(plugin_dir: &Path) {
     let dir = propagated_dir(plugin_dir);
-    while is_mountpoint(&dir) {
+    while berth_core::mountinfo::is_mountpoint(&dir) {
         if let Err(e) = nix::mount::umount2(&dir, nix::mount::MntFlags::MNT_DETACH) {
             tracing::warn!("unmounting {}: {e}", dir.display());
             break;

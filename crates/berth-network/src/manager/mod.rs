@@ -100,18 +100,8 @@ async fn claim_address(ipam: &dyn IpamDriver, pool: &str, ip: Ipv4Addr) -> Resul
     Ok(())
 }
 
-fn new_id() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut b);
-    hex::encode(b)
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+use berth_core::ids::new_id;
+use berth_types::timestamp::now as now_rfc3339;
 
 impl NetworkManager {
     /// Opens the store, creates the predefined networks and the default

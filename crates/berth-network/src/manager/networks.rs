@@ -251,12 +251,7 @@ impl NetworkManager {
             })
             .filter(|n| {
                 until.is_none_or(|u| {
-                    time::OffsetDateTime::parse(
-                        &n.created,
-                        &time::format_description::well_known::Rfc3339,
-                    )
-                    .map(|c| (c.unix_timestamp_nanos() as i64) < u)
-                    .unwrap_or(false)
+                    berth_types::timestamp::parse_nanos(&n.created).is_some_and(|c| (c as i64) < u)
                 })
             })
             .cloned()

@@ -93,14 +93,7 @@ pub fn validate_name(name: &str) -> Result<()> {
 }
 
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
+    berth_types::timestamp::now_seconds()
 }
 
 fn dir_size(p: &Path) -> u64 {
@@ -256,7 +249,7 @@ impl VolumeStore {
     pub async fn create(&self, opts: CreateOptions) -> Result<Volume> {
         let anonymous = opts.name.is_empty();
         let name = if anonymous {
-            hex::encode(rand::random::<[u8; 32]>())
+            berth_core::ids::new_id()
         } else {
             validate_name(&opts.name)?;
             opts.name.clone()

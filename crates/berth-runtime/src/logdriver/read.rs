@@ -3,8 +3,8 @@
 //! followed while the container runs; or entries a driver streams itself.
 
 use crate::logs::{self, LogEntry, LogOptions};
-use crate::timefmt;
 use berth_core::logs::LogSource;
+use berth_types::timestamp;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -72,7 +72,7 @@ async fn stream_json_file(
             return Ok(());
         }
         if let Some(u) = opts.until {
-            if timefmt::now_nanos() > u {
+            if timestamp::now_nanos() > u {
                 return Ok(());
             }
         }
@@ -168,7 +168,7 @@ async fn read_appended(
 /// files are reused at once on ext4).
 fn file_id(md: &std::fs::Metadata) -> (u64, i128) {
     use std::os::unix::fs::MetadataExt;
-    let born = md.created().map(timefmt::system_time_nanos).unwrap_or(0);
+    let born = md.created().map(timestamp::system_time_nanos).unwrap_or(0);
     (md.ino(), born)
 }
 

@@ -7,7 +7,7 @@ use super::runtime::run_runtime;
 use super::{
     ClientKind, Shim, ShimConfig, CONSOLE_SOCKET_FILE, INIT_PID_FILE, SHIM_PID_FILE, SOCKET_FILE,
 };
-use crate::timefmt;
+use berth_types::timestamp;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
@@ -115,7 +115,7 @@ impl Shim {
                 };
                 self.exit = Some(ExitRecord {
                     exit_code: code,
-                    finished_at: timefmt::format_nanos(timefmt::now_nanos()),
+                    finished_at: timestamp::format_nanos(timestamp::now_nanos()),
                     oom_killed: false,
                 });
             }
@@ -124,7 +124,7 @@ impl Shim {
 
     /// The container is gone: flush logs, record the exit, delete the runtime state.
     pub(super) fn finish(&mut self) {
-        let now = timefmt::now_nanos();
+        let now = timestamp::now_nanos();
         if let Err(e) = self.log.close(now) {
             log_line(&format!("log write: {e}"));
         }
@@ -133,7 +133,7 @@ impl Shim {
         }
         let rec = self.exit.clone().unwrap_or(ExitRecord {
             exit_code: 255,
-            finished_at: timefmt::format_nanos(now),
+            finished_at: timestamp::format_nanos(now),
             oom_killed: false,
         });
         match serde_json::to_vec(&rec) {
