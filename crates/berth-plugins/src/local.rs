@@ -304,15 +304,6 @@ mod tests {
     }
 
     #[test]
-    fn mountinfo_paths_are_unescaped() {
-        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
-        assert_eq!(unescape_mountinfo("/plain"), "/plain");
-        assert_eq!(unescape_mountinfo("/x\\"), "/x\\");
-        assert!(is_mountpoint(Path::new("/proc")));
-        assert!(!is_mountpoint(Path::new("/proc/self")));
-    }
-
-    #[test]
     fn parses_dockerd_local_options() {
         assert_eq!(MountOpts::parse(&m(&[])).unwrap(), None);
         let t = MountOpts::parse(&m(&[("type", "tmpfs"), ("o", "size=1m,uid=1000,noexec")]))

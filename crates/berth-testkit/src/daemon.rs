@@ -351,3 +351,22 @@ impl Drop for TestDaemon {
         }
     }
 }
+
+/// Removes containers, then networks, when dropped: also after a failed
+/// assertion, so one failing test leaks nothing into the others.
+pub struct Cleanup<'a> {
+    pub d: &'a TestDaemon,
+    pub containers: &'a [&'a str],
+    pub networks: &'a [&'a str],
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        for c in self.containers {
+            let _ = self.d.docker(&["rm", "-f", c]);
+        }
+        for n in self.networks {
+            let _ = self.d.docker(&["network", "rm", n]);
+        }
+    }
+}

@@ -9,5 +9,5 @@ pub mod image;
 pub mod suites;
 
 pub use bins::workspace_bin;
-pub use daemon::TestDaemon;
+pub use daemon::{Cleanup, TestDaemon};
 pub use http::{http_get_local, request, Response};

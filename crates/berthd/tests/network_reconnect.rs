@@ -19,24 +19,7 @@ fn daemon() -> &'static TestDaemon {
     })
 }
 
-/// Removes containers, then networks, when dropped (after a failed
-/// assertion too).
-struct Cleanup<'a> {
-    d: &'a TestDaemon,
-    containers: &'a [&'a str],
-    networks: &'a [&'a str],
-}
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        for c in self.containers {
-            let _ = self.d.docker(&["rm", "-f", c]);
-        }
-        for n in self.networks {
-            let _ = self.d.docker(&["network", "rm", n]);
-        }
-    }
-}
+use berth_testkit::Cleanup;
 
 /// A user network on a subnet of its own.
 fn create_network(d: &TestDaemon, name: &str) {

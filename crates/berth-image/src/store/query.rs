@@ -5,42 +5,35 @@ use super::*;
 impl ImageStore {
     /// Containers (or snapshots) using the image.
     pub fn used_by(&self, id: &str) -> Vec<String> {
-        let mut out: BTreeSet<String> = BTreeSet::new();
-        if let Some(check) = self
-            .usage
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            out.extend(check(id));
-        }
-        let st = self.lock();
-        out.extend(
-            st.snapshots
-                .iter()
-                .filter(|(_, s)| s.image_id == id)
-                .map(|(c, _)| c.clone()),
-        );
+        // The containers' check runs before the store's lock is taken.
+        let mut out = self.users_outside(id);
+        out.extend(Self::snapshot_users(&self.lock(), id));
         out.into_iter().collect()
     }
 
     pub(super) fn used_by_in(&self, st: &State, id: &str) -> Vec<String> {
-        let mut out: BTreeSet<String> = BTreeSet::new();
-        if let Some(check) = self
-            .usage
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            out.extend(check(id));
-        }
-        out.extend(
-            st.snapshots
-                .iter()
-                .filter(|(_, s)| s.image_id == id)
-                .map(|(c, _)| c.clone()),
-        );
+        let mut out = self.users_outside(id);
+        out.extend(Self::snapshot_users(st, id));
         out.into_iter().collect()
+    }
+
+    /// Who the registered usage check (the containers) says uses `id`.
+    fn users_outside(&self, id: &str) -> BTreeSet<String> {
+        let usage = self.usage.read().unwrap_or_else(|e| e.into_inner());
+        usage
+            .as_ref()
+            .map(|check| check(id))
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    fn snapshot_users(st: &State, id: &str) -> Vec<String> {
+        st.snapshots
+            .iter()
+            .filter(|(_, s)| s.image_id == id)
+            .map(|(c, _)| c.clone())
+            .collect()
     }
 
     pub(super) fn summary_in(&self, st: &State, img: &Image) -> ImageSummary {

@@ -34,24 +34,7 @@ fn daemon_alone() -> RwLockWriteGuard<'static, TestDaemon> {
     shared().write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Removes containers, then networks, when dropped — also after a failed
-/// assertion, so one failing test leaks nothing into the others.
-struct Cleanup<'a> {
-    d: &'a TestDaemon,
-    containers: &'a [&'a str],
-    networks: &'a [&'a str],
-}
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        for c in self.containers {
-            let _ = self.d.docker(&["rm", "-f", c]);
-        }
-        for n in self.networks {
-            let _ = self.d.docker(&["network", "rm", n]);
-        }
-    }
-}
+use berth_testkit::Cleanup;
 
 fn out(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
