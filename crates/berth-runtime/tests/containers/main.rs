@@ -217,19 +217,21 @@ async fn run_to_end(env: &Env, request: &str) -> (berth_runtime::ExitStatus, Str
     let client = ShimClient::create(Path::new(SHIM_EXE), cfg).await.unwrap();
     client.start().await.unwrap();
     let st = client.wait().await.unwrap();
-    let text: String = logs::read_entries(
-        &env.log_path(),
-        &LogOptions {
-            stdout: true,
-            stderr: true,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .into_iter()
-    .map(|e| String::from_utf8(e.log).unwrap())
-    .collect();
-    (st, text)
+    (st, logged_lines(env).concat())
+}
+
+/// Every line of the container's json-file log, both streams, in order.
+fn logged_lines(env: &Env) -> Vec<String> {
+    let both = LogOptions {
+        stdout: true,
+        stderr: true,
+        ..Default::default()
+    };
+    logs::read_entries(&env.log_path(), &both)
+        .unwrap()
+        .into_iter()
+        .map(|e| String::from_utf8(e.log).unwrap())
+        .collect()
 }
 
 mod io;

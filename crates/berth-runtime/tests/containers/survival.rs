@@ -123,19 +123,7 @@ async fn shim_outlives_its_client_and_is_found_again() {
         s => panic!("{s:?}"),
     }
     assert_eq!(late.wait().await.unwrap().exit_code, 7);
-    let got: Vec<_> = logs::read_entries(
-        &env.log_path(),
-        &LogOptions {
-            stdout: true,
-            stderr: true,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .into_iter()
-    .map(|e| String::from_utf8(e.log).unwrap())
-    .collect();
-    assert_eq!(got, vec!["before\n", "after\n"]);
+    assert_eq!(logged_lines(&env), vec!["before\n", "after\n"]);
     // The shim exits right after answering its waiters.
     let mut gone = false;
     for _ in 0..100 {
