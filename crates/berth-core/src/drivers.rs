@@ -23,36 +23,6 @@ pub enum DriverKind {
 }
 
 impl DriverKind {
-    pub const ALL: [DriverKind; 5] = [
-        DriverKind::Volume,
-        DriverKind::Network,
-        DriverKind::Ipam,
-        DriverKind::Log,
-        DriverKind::Authz,
-    ];
-
-    /// The `Implements` entry of a plugin's activation answer.
-    pub fn subsystem(self) -> &'static str {
-        match self {
-            DriverKind::Volume => "VolumeDriver",
-            DriverKind::Network => "NetworkDriver",
-            DriverKind::Ipam => "IpamDriver",
-            DriverKind::Log => "LogDriver",
-            DriverKind::Authz => "authz",
-        }
-    }
-
-    /// The interface type of a managed plugin's manifest.
-    pub fn plugin_interface(self) -> &'static str {
-        match self {
-            DriverKind::Volume => "docker.volumedriver/1.0",
-            DriverKind::Network => "docker.networkdriver/1.0",
-            DriverKind::Ipam => "docker.ipamdriver/1.0",
-            DriverKind::Log => "docker.logdriver/1.0",
-            DriverKind::Authz => "docker.authz/1.0",
-        }
-    }
-
     /// dockerd's message for a driver name that nothing answers to.
     pub fn not_found(self, name: &str) -> Error {
         Error::not_found(match self {
