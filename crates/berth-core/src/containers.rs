@@ -73,6 +73,16 @@ impl ContainerRecord {
         Status::parse(&self.state.status)
     }
 
+    /// The status clients are shown: a container whose start failed before
+    /// it ever ran is stored as exited but shown (and filtered) as created,
+    /// as dockerd does.
+    pub fn shown_status(&self) -> Status {
+        match self.status() {
+            Status::Exited if !self.has_been_started => Status::Created,
+            s => s,
+        }
+    }
+
     /// Where `mv` leads this container, or dockerd's refusal.
     pub fn transition(&self, mv: Move) -> Result<Step> {
         crate::lifecycle::transition(&self.id, &self.name, self.status(), mv)
@@ -341,6 +351,17 @@ mod tests {
             name: name.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_container_that_never_ran_is_shown_as_created() {
+        let mut r = rec("c1", "/c1");
+        r.state.status = Status::Exited.as_str().into();
+        assert_eq!(r.shown_status(), Status::Created);
+        r.has_been_started = true;
+        assert_eq!(r.shown_status(), Status::Exited);
+        r.state.status = Status::Running.as_str().into();
+        assert_eq!(r.shown_status(), Status::Running);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use super::remove::dir_size;
 use super::Containers;
 use berth_api::containers::ListOptions;
 use berth_core::containers::ContainerRecord;
+use berth_core::lifecycle::Status;
 use berth_types::container::{
     ContainerJson, ContainerSummary, GraphDriverData, SummaryHostConfig, SummaryNetworkSettings,
 };
@@ -15,22 +16,22 @@ pub fn human_status(rec: &ContainerRecord, now_nanos: i64) -> String {
         let t = berth_types::timestamp::parse_nanos(rfc).unwrap_or(0) as i64;
         human_duration(((now_nanos - t).max(0) / 1_000_000_000) as u64)
     };
-    match rec.state.status.as_str() {
-        "running" => format!("Up {}", since(&rec.state.started_at)),
-        "paused" => format!("Up {} (Paused)", since(&rec.state.started_at)),
-        "restarting" => format!(
+    match rec.shown_status() {
+        Status::Running => format!("Up {}", since(&rec.state.started_at)),
+        Status::Paused => format!("Up {} (Paused)", since(&rec.state.started_at)),
+        Status::Restarting => format!(
             "Restarting ({}) {} ago",
             rec.state.exit_code,
             since(&rec.state.finished_at)
         ),
-        "exited" if rec.has_been_started => format!(
+        Status::Exited => format!(
             "Exited ({}) {} ago",
             rec.state.exit_code,
             since(&rec.state.finished_at)
         ),
-        "removing" => "Removal In Progress".into(),
-        "dead" => "Dead".into(),
-        _ => "Created".into(),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+        Status::Created => "Created".into(),
     }
 }
 
@@ -51,11 +52,8 @@ fn human_duration(secs: u64) -> String {
 }
 
 /// The state name `docker ps --filter status=` matches.
-fn status_name(rec: &ContainerRecord) -> &str {
-    match rec.state.status.as_str() {
-        "exited" if !rec.has_been_started => "created",
-        s => s,
-    }
+fn status_name(rec: &ContainerRecord) -> &'static str {
+    rec.shown_status().as_str()
 }
 
 impl Containers {
@@ -213,9 +211,7 @@ impl Containers {
             host_config.network_mode = network_mode(&rec);
         }
         let mut state = rec.state.clone();
-        if state.status == "exited" && !rec.has_been_started {
-            state.status = "created".into();
-        }
+        state.status = rec.shown_status().as_str().into();
         let upper_size = size.then(|| dir_size(&upper) as i64);
         Ok(ContainerJson {
             id: rec.id.clone(),
